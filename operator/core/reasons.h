@@ -1,0 +1,99 @@
+#pragma once
+
+// Every reason code, condition type and finding code the tool emits, defined once.
+// They are part of the public contract (status, JSON report, README troubleshooting).
+
+namespace alembic_sidecar::core {
+
+namespace phase {
+inline constexpr char kPending[] = "Pending";
+inline constexpr char kRunning[] = "Running";
+inline constexpr char kSucceeded[] = "Succeeded";
+inline constexpr char kEscalated[] = "Escalated";
+inline constexpr char kFailed[] = "Failed";
+}  // namespace phase
+
+namespace condition {
+inline constexpr char kDatabaseReady[] = "DatabaseReady";
+inline constexpr char kModelsRegistered[] = "ModelsRegistered";
+inline constexpr char kRevisionGenerated[] = "RevisionGenerated";
+inline constexpr char kValidated[] = "Validated";
+inline constexpr char kRoundTripPassed[] = "RoundTripPassed";
+inline constexpr char kReady[] = "Ready";
+}  // namespace condition
+
+namespace reason {
+// Outcomes of a whole run (report.reason when the run did not fail).
+inline constexpr char kRevisionCreated[] = "RevisionCreated";
+inline constexpr char kNoChanges[] = "NoChanges";
+inline constexpr char kEscalationRequired[] = "EscalationRequired";
+inline constexpr char kInSync[] = "InSync";
+inline constexpr char kUpgraded[] = "Upgraded";
+inline constexpr char kRoundTripVerified[] = "RoundTripVerified";
+
+// Condition reasons for steps that went well or did not run.
+inline constexpr char kConnected[] = "Connected";
+inline constexpr char kAllModelsRegistered[] = "AllModelsRegistered";
+inline constexpr char kGenerated[] = "Generated";
+inline constexpr char kNoEscalations[] = "NoEscalations";
+inline constexpr char kSchemaRestored[] = "SchemaRestored";
+inline constexpr char kNotRun[] = "NotRun";
+inline constexpr char kInProgress[] = "InProgress";
+
+// Failures (terminal unless noted).
+inline constexpr char kUsageError[] = "UsageError";
+inline constexpr char kInvalidDatabaseUrl[] = "InvalidDatabaseUrl";
+inline constexpr char kDatabaseUnavailable[] = "DatabaseUnavailable";  // transient
+inline constexpr char kDatabaseNotFound[] = "DatabaseNotFound";
+inline constexpr char kLocalPostgresFailed[] = "LocalPostgresFailed";
+inline constexpr char kProjectInvalid[] = "ProjectInvalid";
+inline constexpr char kWorkspaceUnavailable[] = "WorkspaceUnavailable";  // transient
+inline constexpr char kModelNotRegistered[] = "ModelNotRegistered";
+inline constexpr char kScratchDatabaseFailed[] = "ScratchDatabaseFailed";
+inline constexpr char kMultipleHeads[] = "MultipleHeads";
+inline constexpr char kBaselineUpgradeFailed[] = "BaselineUpgradeFailed";
+inline constexpr char kAutogenerateFailed[] = "AutogenerateFailed";
+inline constexpr char kRevisionUnparseable[] = "RevisionUnparseable";
+inline constexpr char kUpgradeFailed[] = "UpgradeFailed";
+inline constexpr char kDowngradeFailed[] = "DowngradeFailed";
+inline constexpr char kReupgradeFailed[] = "ReupgradeFailed";
+inline constexpr char kRoundTripSchemaMismatch[] = "RoundTripSchemaMismatch";
+inline constexpr char kModelsOutOfSync[] = "ModelsOutOfSync";
+inline constexpr char kTimeout[] = "Timeout";
+inline constexpr char kCancelled[] = "Cancelled";
+inline constexpr char kInternalError[] = "InternalError";
+}  // namespace reason
+
+namespace finding {
+// Diagnoses of an empty autogenerate.
+inline constexpr char kNoModelChanges[] = "NoModelChanges";
+// Partial capture and policy (escalations unless noted).
+inline constexpr char kProbableRename[] = "ProbableRename";
+inline constexpr char kDestructiveChange[] = "DestructiveChange";
+inline constexpr char kRequiredColumnOnPopulatedTable[] = "RequiredColumnOnPopulatedTable";
+inline constexpr char kEnumTypeNotDropped[] = "EnumTypeNotDropped";
+inline constexpr char kEnumTypeMissing[] = "EnumTypeMissing";
+inline constexpr char kEnumValuesChanged[] = "EnumValuesChanged";
+inline constexpr char kTypeChangeWithoutUsing[] = "TypeChangeWithoutUsing";
+inline constexpr char kTypeComparisonDisabled[] = "TypeComparisonDisabled";  // warning
+inline constexpr char kUnnamedConstraint[] = "UnnamedConstraint";
+inline constexpr char kUndefinedName[] = "UndefinedName";
+inline constexpr char kRawSQLNotApproved[] = "RawSQLNotApproved";
+inline constexpr char kDatabaseDrift[] = "DatabaseDrift";
+inline constexpr char kMultipleHeads[] = "MultipleHeads";
+inline constexpr char kNonConcurrentIndex[] = "NonConcurrentIndex";
+inline constexpr char kLintPrefix[] = "Lint";                    // + squawk rule, warning
+inline constexpr char kSquawkNotInstalled[] = "SquawkNotInstalled";  // info
+inline constexpr char kPyflakesNotInstalled[] = "PyflakesNotInstalled";  // info
+inline constexpr char kRoundTripDifference[] = "RoundTripDifference";  // error, one per object
+inline constexpr char kModelsOutOfSync[] = "ModelsOutOfSync";          // error, one per op
+}  // namespace finding
+
+namespace severity {
+inline constexpr char kInfo[] = "info";
+inline constexpr char kWarning[] = "warning";
+inline constexpr char kEscalation[] = "escalation";
+inline constexpr char kError[] = "error";
+}  // namespace severity
+
+}  // namespace alembic_sidecar::core
