@@ -87,6 +87,9 @@ inline constexpr char kSquawkNotInstalled[] = "SquawkNotInstalled";  // info
 inline constexpr char kPyflakesNotInstalled[] = "PyflakesNotInstalled";  // info
 inline constexpr char kRoundTripDifference[] = "RoundTripDifference";  // error, one per object
 inline constexpr char kModelsOutOfSync[] = "ModelsOutOfSync";          // error, one per op
+inline constexpr char kModelNotRegistered[] = "ModelNotRegistered";    // error, one per class
+inline constexpr char kScratchLeftBehind[] = "ScratchDatabaseLeftBehind";  // warning
+inline constexpr char kLocalPostgresStarted[] = "LocalPostgresStarted";    // info
 }  // namespace finding
 
 namespace severity {

@@ -1,0 +1,140 @@
+#include "cli/local_run.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/progress_printer.h"
+#include "core/reasons.h"
+#include "core/report_json.h"
+#include "database/local_postgres.h"
+#include "database/local_resolver.h"
+#include "database/pg_database.h"
+#include "pipeline/pipeline.h"
+#include "workspace/command_line.h"
+#include "workspace/local_workspace.h"
+
+namespace alembic_sidecar::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string localStateDir() {
+  const char* dir = std::getenv("ALEMBIC_SIDECAR_LOCAL_PG_DIR");
+  return dir != nullptr && *dir != '\0' ? dir : database::LocalPostgres::defaultStateDir();
+}
+
+/** A failed run removes its generated file from the project; keep a copy for the reader. */
+std::string saveRejectedCopy(const core::Report& report, const std::string& text) {
+  if (!report.revision || text.empty()) {
+    return {};
+  }
+  fs::path dir = fs::temp_directory_path() / "alembic-sidecar-rejected";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  fs::path file = dir / fs::path(report.revision->file).filename();
+  std::ofstream out(file, std::ios::binary);
+  out << text;
+  return out ? file.string() : std::string{};
+}
+
+}  // namespace
+
+void addLocalRunOptions(CLI::App& command, LocalRunOptions& o) {
+  command.add_option("--project", o.project, "Project directory holding alembic.ini")
+      ->check(CLI::ExistingDirectory);
+  command.add_option("--config", o.config, "Alembic config file, relative to --project");
+  command.add_option("--database-url", o.databaseUrl,
+                     "SQLAlchemy URL (default: $DATABASE_URL, a compose service, or a throwaway "
+                     "local PostgreSQL)");
+  command.add_option("--isolation", o.isolation, "scratch (default) or inplace")
+      ->check(CLI::IsMember({pipeline::kIsolationScratch, pipeline::kIsolationInplace}));
+  command.add_option("--alembic-cmd", o.alembicCmd,
+                     "How to run alembic, e.g. \"uv run alembic\" (split into words, no shell)");
+  command.add_option("--python", o.python,
+                     "Interpreter for the helper scripts (default: derived from --alembic-cmd)");
+  command.add_option("--models", o.models, "Model module or package to check (repeatable)");
+  command.add_option("--approve", o.approvals, "Approve raw-sql or destructive changes")
+      ->check(CLI::IsMember({"raw-sql", "destructive"}));
+  command.add_option("--url-env", o.urlEnv, "Environment variable env.py reads the URL from");
+  command.add_option("--timeout", o.timeoutSeconds, "Seconds before the run gives up")
+      ->check(CLI::Range(10, 86400));
+  command.add_flag("--json", o.json, "Print the report as one JSON object on stdout");
+  command.add_flag("--ephemeral", o.ephemeral,
+                   "Stop and remove a throwaway PostgreSQL this run started");
+}
+
+int runLocal(pipeline::RunRequest request, const LocalRunOptions& o,
+             const core::RedactorPtr& redactor) {
+  auto alembicCmd = workspace::splitCommandLine(o.alembicCmd);
+  if (!alembicCmd) {
+    std::cerr << "alembic-sidecar: --alembic-cmd: " << alembicCmd.error().message << "\n";
+    return core::kExitUsage;
+  }
+  request.alembic.command = *alembicCmd;
+  request.alembic.configFile = o.config;
+  request.alembic.urlEnvVar = o.urlEnv;
+  if (!o.python.empty()) {
+    auto python = workspace::splitCommandLine(o.python);
+    if (!python) {
+      std::cerr << "alembic-sidecar: --python: " << python.error().message << "\n";
+      return core::kExitUsage;
+    }
+    request.pythonCommand = *python;
+  }
+  request.modelPaths = o.models;
+  request.isolation = o.isolation;
+  request.timeout = std::chrono::seconds(o.timeoutSeconds);
+  for (const auto& a : o.approvals) {
+    request.approvals.rawSQL |= a == "raw-sql";
+    request.approvals.destructive |= a == "destructive";
+  }
+
+  workspace::LocalWorkspace ws(o.project);
+  database::LocalResolverOptions resolverOptions;
+  resolverOptions.flagUrl = o.databaseUrl;
+  if (const char* env = std::getenv(o.urlEnv.c_str())) {
+    resolverOptions.envUrl = env;
+  }
+  resolverOptions.projectDir = ws.root();
+  resolverOptions.localStateDir = localStateDir();
+  bool localWasRunning =
+      static_cast<bool>(database::LocalPostgres::running(resolverOptions.localStateDir));
+  database::LocalResolver resolver(resolverOptions, redactor);
+  ProgressPrinter progress(redactor);
+
+  pipeline::PipelineDeps deps;
+  deps.workspace = &ws;
+  deps.resolver = &resolver;
+  deps.redactor = redactor;
+  deps.progress = &progress;
+  deps.databaseFactory = [redactor](const database::ConnectionInfo& info) {
+    return std::make_unique<database::PgDatabase>(info, redactor);
+  };
+  auto outcome = pipeline::runPipeline(request, deps);
+  auto& report = outcome.report;
+
+  if (report.phase == core::phase::kFailed && report.revision && !outcome.revisionText.empty() &&
+      request.isolation == pipeline::kIsolationScratch) {
+    if (auto copy = saveRejectedCopy(report, outcome.revisionText); !copy.empty()) {
+      report.message += " A copy of it is at " + copy + ".";
+    }
+  }
+  if (o.ephemeral && !localWasRunning && report.database &&
+      report.database->source == "local-postgres") {
+    auto stopped = database::LocalPostgres::stop(resolverOptions.localStateDir, true);
+    if (!stopped) {
+      std::cerr << "alembic-sidecar: " << stopped.error().message << "\n";
+    }
+  }
+  if (o.json) {
+    std::cout << redactor->scrub(core::toJson(report).dump()) << std::endl;
+  } else {
+    std::cout << redactor->scrub(core::renderText(report)) << std::flush;
+  }
+  return core::exitCodeFor(report);
+}
+
+}  // namespace alembic_sidecar::cli

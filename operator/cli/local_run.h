@@ -1,0 +1,40 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "core/redactor.h"
+#include "pipeline/run_request.h"
+
+namespace alembic_sidecar::cli {
+
+/** Options shared by the local subcommands (revision, check). */
+struct LocalRunOptions {
+  std::string project = ".";
+  std::string config = "alembic.ini";
+  std::string databaseUrl;
+  std::string isolation = pipeline::kIsolationScratch;
+  std::string alembicCmd = "alembic";
+  std::string python;
+  std::vector<std::string> models;
+  std::vector<std::string> approvals;
+  std::string urlEnv = "DATABASE_URL";
+  int timeoutSeconds = 900;
+  bool json = false;
+  bool ephemeral = false;
+};
+
+/** Declares the shared options on a subcommand. */
+void addLocalRunOptions(CLI::App& command, LocalRunOptions& options);
+
+/**
+ * Runs the pipeline for `request` in the local project with the local database resolution,
+ * prints the report (JSON on stdout with --json, text otherwise; progress on stderr) and
+ * returns the exit code.
+ */
+int runLocal(pipeline::RunRequest request, const LocalRunOptions& options,
+             const core::RedactorPtr& redactor);
+
+}  // namespace alembic_sidecar::cli

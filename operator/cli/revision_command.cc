@@ -1,0 +1,42 @@
+#include "cli/revision_command.h"
+
+#include <memory>
+
+#include "cli/local_run.h"
+
+namespace alembic_sidecar::cli {
+namespace {
+
+constexpr size_t kMaxMessage = 200;
+
+struct RevisionOptions {
+  std::string message;
+  LocalRunOptions run;
+};
+
+}  // namespace
+
+std::function<int()> addRevisionCommand(CLI::App& app, const core::RedactorPtr& redactor) {
+  auto options = std::make_shared<RevisionOptions>();
+  auto* cmd = app.add_subcommand(
+      "revision", "Generate a migration with alembic revision --autogenerate, then validate "
+                  "and round-trip it");
+  cmd->add_option("-m,--message", options->message, "Revision message (1..200 characters)")
+      ->required()
+      ->check(
+          [](const std::string& m) {
+            return m.empty() || m.size() > kMaxMessage
+                       ? std::string("the message must have 1 to 200 characters")
+                       : std::string();
+          },
+          "1..200 characters");
+  addLocalRunOptions(*cmd, options->run);
+  return [options, cmd, redactor]() -> int {
+    pipeline::RunRequest request;
+    request.action = pipeline::kActionRevision;
+    request.message = options->message;
+    return runLocal(std::move(request), options->run, redactor);
+  };
+}
+
+}  // namespace alembic_sidecar::cli

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "database/connection_url.h"
+#include "database/fingerprint.h"
+
+namespace alembic_sidecar::database {
+
+/** How long and how often to try reaching the server before giving up. */
+struct ProbePolicy {
+  std::chrono::milliseconds deadline{std::chrono::seconds(15)};
+  std::chrono::milliseconds initialDelay{200};
+  std::chrono::milliseconds maxDelay{2000};
+  int connectTimeoutSeconds = 3;
+};
+
+/**
+ * One PostgreSQL server as the pipeline needs it, reached with the credentials of the
+ * app's database. Methods taking a database name connect to that database on the same
+ * server with the same credentials.
+ */
+class Database {
+ public:
+  virtual ~Database() = default;
+
+  /** SELECT 1 on the app's database, retried within the policy's deadline. */
+  virtual core::Status probe(const ProbePolicy& policy) = 0;
+  virtual core::Status createDatabase(const std::string& name) = 0;
+  /** Drops the database, ending any session still connected to it. Missing is fine. */
+  virtual core::Status dropDatabase(const std::string& name) = 0;
+  /** Names of databases starting with `prefix`. */
+  virtual core::Result<std::vector<std::string>> listDatabases(const std::string& prefix) = 0;
+  virtual core::Result<SchemaFingerprint> fingerprint(const std::string& dbName) = 0;
+  /** Rows in schema.table, counted up to `limit` (a cheap "is it populated"). */
+  virtual core::Result<int64_t> countRows(const std::string& dbName, const std::string& schema,
+                                          const std::string& table, int64_t limit) = 0;
+  /** Labels of a native enum type in sort order; empty when the type does not exist. */
+  virtual core::Result<std::vector<std::string>> enumLabels(const std::string& dbName,
+                                                            const std::string& typeName) = 0;
+  /** The app's connection (with password: never print it, use redactedUrl()). */
+  virtual const ConnectionInfo& connection() const = 0;
+};
+
+}  // namespace alembic_sidecar::database

@@ -1,0 +1,295 @@
+#include "database/pg_database.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "core/reasons.h"
+
+namespace alembic_sidecar::database {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr char kUserSchemas[] =
+    "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' "
+    "AND n.nspname NOT LIKE 'pg\\_temp\\_%'";
+
+std::string notExtensionMember(const std::string& catalog, const std::string& oidExpr) {
+  return "NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = '" + catalog +
+         "'::regclass AND dep.objid = " + oidExpr + " AND dep.deptype = 'e')";
+}
+
+/** Each query yields (kind, key, definition). Keys of table members are schema.table.member. */
+std::vector<std::string> catalogQueries() {
+  const std::string userSchemas = kUserSchemas;
+  return {
+      // Tables.
+      "SELECT 'table', n.nspname || '.' || c.relname, 'relkind ' || c.relkind::text || ' persistence ' "
+      "|| c.relpersistence::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE c.relkind IN ('r', 'p', 'f') AND " + userSchemas + " AND " +
+          notExtensionMember("pg_class", "c.oid"),
+      // Columns of tables and views.
+      "SELECT 'column', n.nspname || '.' || c.relname || '.' || a.attname, "
+      "format_type(a.atttypid, a.atttypmod) "
+      "|| CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE ' NULL' END "
+      "|| CASE WHEN a.attgenerated = 's' THEN ' GENERATED ALWAYS AS ' || "
+      "   pg_get_expr(d.adbin, d.adrelid) "
+      "        ELSE COALESCE(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '') END "
+      "|| CASE a.attidentity WHEN 'a' THEN ' IDENTITY ALWAYS' WHEN 'd' THEN ' IDENTITY BY "
+      "DEFAULT' ELSE '' END "
+      "|| CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation "
+      "        THEN ' COLLATE ' || quote_ident(co.collname) ELSE '' END "
+      "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+      "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid "
+      "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+      "LEFT JOIN pg_collation co ON co.oid = a.attcollation "
+      "WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm') AND a.attnum > 0 AND NOT a.attisdropped "
+      "AND " + userSchemas + " AND " + notExtensionMember("pg_class", "c.oid"),
+      // Indexes (keyed by their table).
+      "SELECT 'index', n.nspname || '.' || ct.relname || '.' || ci.relname, "
+      "pg_get_indexdef(i.indexrelid) FROM pg_index i "
+      "JOIN pg_class ci ON ci.oid = i.indexrelid JOIN pg_class ct ON ct.oid = i.indrelid "
+      "JOIN pg_namespace n ON n.oid = ci.relnamespace WHERE " + userSchemas + " AND " +
+          notExtensionMember("pg_class", "ct.oid"),
+      // Table constraints.
+      "SELECT 'constraint', n.nspname || '.' || c.relname || '.' || con.conname, "
+      "con.contype::text || ' ' || pg_get_constraintdef(con.oid) FROM pg_constraint con "
+      "JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE " + userSchemas + " AND " + notExtensionMember("pg_class", "c.oid"),
+      // Native enum types and their labels in order.
+      "SELECT 'enum', n.nspname || '.' || t.typname, "
+      "string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) FROM pg_type t "
+      "JOIN pg_enum e ON e.enumtypid = t.oid JOIN pg_namespace n ON n.oid = t.typnamespace "
+      "WHERE " + userSchemas + " AND " + notExtensionMember("pg_type", "t.oid") +
+          " GROUP BY n.nspname, t.typname",
+      // Sequences, with what owns them.
+      "SELECT 'sequence', n.nspname || '.' || c.relname, format_type(s.seqtypid, NULL) || "
+      "' start ' || s.seqstart || ' increment ' || s.seqincrement || ' min ' || s.seqmin || "
+      "' max ' || s.seqmax || ' cache ' || s.seqcache || "
+      "CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END || COALESCE(( "
+      "  SELECT ' owned by ' || oc.relname || '.' || oa.attname FROM pg_depend d "
+      "  JOIN pg_class oc ON oc.oid = d.refobjid "
+      "  JOIN pg_attribute oa ON oa.attrelid = d.refobjid AND oa.attnum = d.refobjsubid "
+      "  WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid "
+      "  AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') LIMIT 1), '') "
+      "FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid "
+      "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE " + userSchemas + " AND " +
+          notExtensionMember("pg_class", "c.oid"),
+      // Views and materialized views.
+      "SELECT CASE c.relkind WHEN 'm' THEN 'materialized-view' ELSE 'view' END, "
+      "n.nspname || '.' || c.relname, pg_get_viewdef(c.oid, true) FROM pg_class c "
+      "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v', 'm') AND " +
+          userSchemas + " AND " + notExtensionMember("pg_class", "c.oid"),
+      // Functions and procedures (digest of the definition keeps messages short).
+      "SELECT 'function', n.nspname || '.' || p.proname || '(' || "
+      "pg_get_function_identity_arguments(p.oid) || ')', 'md5 ' || md5(pg_get_functiondef(p.oid)) "
+      "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+      "WHERE p.prokind IN ('f', 'p') AND " + userSchemas + " AND " +
+          notExtensionMember("pg_proc", "p.oid"),
+      // Triggers written by people (not the internal ones behind foreign keys).
+      "SELECT 'trigger', n.nspname || '.' || c.relname || '.' || tg.tgname, "
+      "pg_get_triggerdef(tg.oid) FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid "
+      "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT tg.tgisinternal AND " +
+          userSchemas,
+      // Extensions (their member objects are left out above).
+      "SELECT 'extension', e.extname, 'schema ' || n.nspname FROM pg_extension e "
+      "JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname <> 'plpgsql'",
+  };
+}
+
+bool contains(const std::string& haystack, const char* needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+}  // namespace
+
+PgDatabase::PgDatabase(ConnectionInfo connection, core::RedactorPtr redactor, Sleeper sleeper)
+    : connection_(std::move(connection)),
+      redactor_(std::move(redactor)),
+      sleeper_(sleeper ? std::move(sleeper)
+                       : Sleeper([](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); })) {
+  if (redactor_) {
+    redactor_->add(connection_.password);
+  }
+}
+
+std::string PgDatabase::describe(const std::exception& e) const {
+  std::string text = redactor_ ? redactor_->scrub(e.what()) : std::string(e.what());
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
+    text.pop_back();
+  }
+  return text;
+}
+
+core::Error PgDatabase::translate(const std::exception& e, const std::string& what) const {
+  std::string text = describe(e);
+  std::string where = "PostgreSQL at " + connection_.endpoint();
+  if (contains(text, "authentication failed") || contains(text, "no password supplied") ||
+      contains(text, "no pg_hba.conf entry")) {
+    return core::Error::terminal(core::reason::kDatabaseUnavailable,
+                                 what + ": " + where + " refused the credentials of user '" +
+                                     connection_.user + "': " + text);
+  }
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
+    if (sql->sqlstate() == "3D000") {
+      return core::Error::terminal(core::reason::kDatabaseNotFound, what + ": " + text);
+    }
+    if (sql->sqlstate().rfind("42501", 0) == 0) {
+      return core::Error::terminal(core::reason::kScratchDatabaseFailed,
+                                   what + ": permission denied on " + where + ": " + text);
+    }
+    return core::Error::terminal(core::reason::kInternalError, what + ": " + text);
+  }
+  if (contains(text, "does not exist") && contains(text, "database")) {
+    return core::Error::terminal(core::reason::kDatabaseNotFound, what + ": " + text);
+  }
+  return core::Error::retryable(core::reason::kDatabaseUnavailable,
+                                what + ": cannot reach " + where + ": " + text);
+}
+
+core::Status PgDatabase::probe(const ProbePolicy& policy) {
+  const auto start = Clock::now();
+  auto delay = policy.initialDelay;
+  int attempts = 0;
+  while (true) {
+    ++attempts;
+    try {
+      pqxx::connection conn{connection_.libpqConninfo(policy.connectTimeoutSeconds)};
+      pqxx::nontransaction tx{conn};
+      tx.exec("SELECT 1");
+      return {};
+    } catch (const std::exception& e) {
+      core::Error error = translate(e, "probe");
+      auto elapsed = Clock::now() - start;
+      if (!error.transient() || elapsed + delay >= policy.deadline) {
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
+        if (error.reason == core::reason::kDatabaseUnavailable && error.transient()) {
+          error.message = "cannot reach PostgreSQL at " + connection_.endpoint() + " after " +
+                          std::to_string(attempts) + " attempts in " + std::to_string(ms) +
+                          " ms: " + describe(e);
+        }
+        return error;
+      }
+      spdlog::debug("Database not ready endpoint={} attempt={}", connection_.endpoint(), attempts);
+      sleeper_(delay);
+      delay = std::min(policy.maxDelay, delay * 2);
+    }
+  }
+}
+
+core::Status PgDatabase::createDatabase(const std::string& name) {
+  try {
+    pqxx::connection conn{connection_.libpqConninfo()};
+    pqxx::nontransaction tx{conn};
+    tx.exec("CREATE DATABASE " + tx.quote_name(name));
+    return {};
+  } catch (const std::exception& e) {
+    core::Error error = translate(e, "create database " + name);
+    if (!error.transient()) {
+      error.reason = core::reason::kScratchDatabaseFailed;
+    }
+    return error;
+  }
+}
+
+core::Status PgDatabase::dropDatabase(const std::string& name) {
+  try {
+    pqxx::connection conn{connection_.libpqConninfo()};
+    pqxx::nontransaction tx{conn};
+    // WITH (FORCE) ends sessions alembic may have left behind (PostgreSQL 13+).
+    tx.exec("DROP DATABASE IF EXISTS " + tx.quote_name(name) + " WITH (FORCE)");
+    return {};
+  } catch (const std::exception& e) {
+    return translate(e, "drop database " + name);
+  }
+}
+
+core::Result<std::vector<std::string>> PgDatabase::listDatabases(const std::string& prefix) {
+  try {
+    pqxx::connection conn{connection_.libpqConninfo()};
+    pqxx::nontransaction tx{conn};
+    auto rows = tx.exec_params(
+        "SELECT datname FROM pg_database WHERE left(datname, length($1)) = $1 ORDER BY datname",
+        prefix);
+    std::vector<std::string> names;
+    for (const auto& row : rows) {
+      names.push_back(row[0].as<std::string>());
+    }
+    return names;
+  } catch (const std::exception& e) {
+    return translate(e, "list databases");
+  }
+}
+
+core::Result<std::vector<CatalogObject>> PgDatabase::readCatalog(const std::string& dbName) {
+  try {
+    pqxx::connection conn{connection_.withDatabase(dbName).libpqConninfo()};
+    pqxx::work tx{conn};
+    tx.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    std::vector<CatalogObject> objects;
+    for (const auto& query : catalogQueries()) {
+      for (const auto& row : tx.exec(query)) {
+        objects.push_back(CatalogObject{row[0].as<std::string>(), row[1].as<std::string>(),
+                                        row[2].is_null() ? "" : row[2].as<std::string>()});
+      }
+    }
+    tx.commit();
+    return objects;
+  } catch (const std::exception& e) {
+    return translate(e, "read the schema of " + dbName);
+  }
+}
+
+core::Result<SchemaFingerprint> PgDatabase::fingerprint(const std::string& dbName) {
+  auto catalog = readCatalog(dbName);
+  if (!catalog) {
+    return catalog.error();
+  }
+  return SchemaFingerprint::fromCatalog(*catalog);
+}
+
+core::Result<int64_t> PgDatabase::countRows(const std::string& dbName, const std::string& schema,
+                                            const std::string& table, int64_t limit) {
+  try {
+    pqxx::connection conn{connection_.withDatabase(dbName).libpqConninfo()};
+    pqxx::nontransaction tx{conn};
+    auto exists = tx.exec_params(
+        "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')",
+        schema, table);
+    if (exists.empty()) {
+      return int64_t{0};
+    }
+    auto row = tx.exec1("SELECT count(*) FROM (SELECT 1 FROM " + tx.quote_name(schema) + "." +
+                        tx.quote_name(table) + " LIMIT " + std::to_string(limit) + ") AS s");
+    return row[0].as<int64_t>();
+  } catch (const std::exception& e) {
+    return translate(e, "count rows of " + schema + "." + table);
+  }
+}
+
+core::Result<std::vector<std::string>> PgDatabase::enumLabels(const std::string& dbName,
+                                                              const std::string& typeName) {
+  try {
+    pqxx::connection conn{connection_.withDatabase(dbName).libpqConninfo()};
+    pqxx::nontransaction tx{conn};
+    auto rows = tx.exec_params(
+        "SELECT e.enumlabel FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid "
+        "JOIN pg_namespace n ON n.oid = t.typnamespace "
+        "WHERE t.typname = $1 AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+        "ORDER BY e.enumsortorder",
+        typeName);
+    std::vector<std::string> labels;
+    for (const auto& row : rows) {
+      labels.push_back(row[0].as<std::string>());
+    }
+    return labels;
+  } catch (const std::exception& e) {
+    return translate(e, "read enum " + typeName);
+  }
+}
+
+}  // namespace alembic_sidecar::database

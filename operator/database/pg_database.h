@@ -1,0 +1,41 @@
+#pragma once
+
+#include <functional>
+
+#include "core/redactor.h"
+#include "database/database.h"
+
+namespace alembic_sidecar::database {
+
+/** Database over libpqxx. Every libpqxx exception is caught here and becomes an Error. */
+class PgDatabase : public Database {
+ public:
+  using Sleeper = std::function<void(std::chrono::milliseconds)>;
+
+  PgDatabase(ConnectionInfo connection, core::RedactorPtr redactor, Sleeper sleeper = {});
+
+  core::Status probe(const ProbePolicy& policy) override;
+  core::Status createDatabase(const std::string& name) override;
+  core::Status dropDatabase(const std::string& name) override;
+  core::Result<std::vector<std::string>> listDatabases(const std::string& prefix) override;
+  core::Result<SchemaFingerprint> fingerprint(const std::string& dbName) override;
+  core::Result<int64_t> countRows(const std::string& dbName, const std::string& schema,
+                                  const std::string& table, int64_t limit) override;
+  core::Result<std::vector<std::string>> enumLabels(const std::string& dbName,
+                                                    const std::string& typeName) override;
+  const ConnectionInfo& connection() const override { return connection_; }
+
+  /** The pg_catalog rows behind fingerprint(); exposed for tests of the queries. */
+  core::Result<std::vector<CatalogObject>> readCatalog(const std::string& dbName);
+
+ private:
+  /** The exception's text with every known secret masked. */
+  std::string describe(const std::exception& e) const;
+  core::Error translate(const std::exception& e, const std::string& what) const;
+
+  ConnectionInfo connection_;
+  core::RedactorPtr redactor_;
+  Sleeper sleeper_;
+};
+
+}  // namespace alembic_sidecar::database

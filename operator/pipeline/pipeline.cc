@@ -1,0 +1,167 @@
+#include "pipeline/pipeline.h"
+
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include "core/reasons.h"
+#include "pipeline/steps.h"
+
+namespace alembic_sidecar::pipeline {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using StepFn = StepOutcome (*)(RunState&);
+
+struct StepEntry {
+  const char* condition;
+  StepFn run;
+};
+
+constexpr StepEntry kRevisionSteps[] = {
+    {core::condition::kDatabaseReady, resolveDatabase},
+    {core::condition::kModelsRegistered, checkModels},
+    {core::condition::kRevisionGenerated, generate},
+    {core::condition::kValidated, validate},
+    {core::condition::kRoundTripPassed, roundTrip},
+    {core::condition::kReady, escalate},
+};
+
+std::string randomHex6() {
+  unsigned char bytes[3];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+    return "000000";
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 0xF]);
+  }
+  return out;
+}
+
+/** Drops the scratch database; removes a generated file the run rejected. */
+void cleanUp(RunState& state) {
+  if (!state.scratchName.empty() && state.db) {
+    if (auto dropped = state.db->dropDatabase(state.scratchName); !dropped) {
+      addFinding(state, {core::finding::kScratchLeftBehind, core::severity::kWarning,
+                         "the scratch database " + state.scratchName +
+                             " could not be dropped: " + dropped.error().message,
+                         "it is swept by the next run after 3 hours, or drop it by hand", "", 0});
+    }
+  }
+  auto& rev = state.revision;
+  bool failed = state.report.phase == core::phase::kFailed;
+  bool scratch = state.request.isolation == kIsolationScratch;
+  if (rev && !rev->removed && failed) {
+    if (scratch) {
+      if (state.deps.workspace->removeFile(rev->path)) {
+        rev->removed = true;
+        state.report.message += " The generated file " + rev->path +
+                                " was removed; nothing was applied to the app's database.";
+      }
+    } else {
+      state.report.message += " The generated file " + rev->path +
+                              " was kept: with --isolation inplace the database may already be"
+                              " at that revision; inspect it with `alembic current`.";
+    }
+  }
+}
+
+void scrubReport(core::Report& report, const core::Redactor& redactor) {
+  report.message = redactor.scrub(report.message);
+  for (auto& c : report.conditions) {
+    c.message = redactor.scrub(c.message);
+  }
+  for (auto& f : report.findings) {
+    f.message = redactor.scrub(f.message);
+    f.recommendation = redactor.scrub(f.recommendation);
+  }
+}
+
+}  // namespace
+
+std::chrono::milliseconds RunState::remaining() const {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+  return std::max(left, std::chrono::milliseconds(1000));
+}
+
+void finishStep(RunState& state, core::Condition condition) {
+  state.report.setCondition(condition);
+  if (state.deps.progress) {
+    state.deps.progress->stepFinished(condition, state.report);
+  }
+}
+
+StepOutcome failStep(RunState& state, const std::string& conditionType, const std::string& reason,
+                     const std::string& message) {
+  std::string text = state.deps.redactor ? state.deps.redactor->scrub(message) : message;
+  state.report.phase = core::phase::kFailed;
+  state.report.reason = reason;
+  state.report.message = text;
+  finishStep(state, core::Condition{conditionType, "False", reason, text});
+  return StepOutcome::kFailed;
+}
+
+void addFinding(RunState& state, core::Finding finding) {
+  if (state.deps.redactor) {
+    finding.message = state.deps.redactor->scrub(finding.message);
+    finding.recommendation = state.deps.redactor->scrub(finding.recommendation);
+  }
+  state.report.findings.push_back(std::move(finding));
+}
+
+RunOutcome runPipeline(const RunRequest& request, PipelineDeps deps) {
+  if (!deps.now) {
+    deps.now = [] { return std::chrono::system_clock::now(); };
+  }
+  if (!deps.randomSuffix) {
+    deps.randomSuffix = randomHex6;
+  }
+  if (!deps.redactor) {
+    deps.redactor = std::make_shared<core::Redactor>();
+  }
+  const auto start = SteadyClock::now();
+  core::Report report;
+  report.action = request.action;
+  report.phase = core::phase::kRunning;
+  RunState state(request, deps, report);
+  state.deadline = start + request.timeout;
+  for (const auto& step : kRevisionSteps) {
+    report.conditions.push_back(core::Condition{step.condition, "Unknown", core::reason::kNotRun, ""});
+  }
+
+  if (request.action != kActionRevision) {
+    failStep(state, core::condition::kReady, core::reason::kUsageError,
+             "unknown action '" + request.action + "'");
+  } else {
+    for (const auto& step : kRevisionSteps) {
+      if (state.expired()) {
+        failStep(state, step.condition, core::reason::kTimeout,
+                 "the run exceeded its timeout of " + std::to_string(request.timeout.count()) +
+                     " s before " + step.condition);
+        break;
+      }
+      if (deps.progress) {
+        deps.progress->stepStarted(step.condition);
+      }
+      spdlog::debug("Step started step={}", step.condition);
+      if (step.run(state) != StepOutcome::kContinue) {
+        break;
+      }
+    }
+  }
+
+  cleanUp(state);
+  if (report.phase == core::phase::kFailed) {
+    report.setCondition(
+        core::Condition{core::condition::kReady, "False", report.reason, report.message});
+  }
+  report.durationMs =
+      std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start).count();
+  scrubReport(report, *deps.redactor);
+  RunOutcome outcome{std::move(report), state.revision ? state.revision->text : std::string{}};
+  return outcome;
+}
+
+}  // namespace alembic_sidecar::pipeline

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/redactor.h"
+#include "core/report.h"
+#include "database/resolver.h"
+#include "pipeline/run_request.h"
+#include "workspace/workspace.h"
+
+namespace alembic_sidecar::pipeline {
+
+/** Told about each step as it happens: the CLI prints it, the controller writes status. */
+class ProgressSink {
+ public:
+  virtual ~ProgressSink() = default;
+  virtual void stepStarted(const std::string& /*conditionType*/) {}
+  /** `report` is the report so far, with this step's condition set. */
+  virtual void stepFinished(const core::Condition& /*condition*/, const core::Report& /*report*/) {}
+  /** A scratch database now exists; it is dropped when the run ends. */
+  virtual void scratchDatabaseCreated(const std::string& /*name*/) {}
+};
+
+/** Everything a run touches, passed in so each piece can be replaced in tests. */
+struct PipelineDeps {
+  workspace::Workspace* workspace = nullptr;
+  database::DatabaseResolver* resolver = nullptr;
+  database::DatabaseFactory databaseFactory;
+  core::RedactorPtr redactor;
+  ProgressSink* progress = nullptr;  // optional
+  std::function<std::chrono::system_clock::time_point()> now;  // default: system_clock
+  std::function<std::string()> randomSuffix;                   // default: 6 random hex
+};
+
+/** The finished report, plus the generated file's text (kept even when the file is removed). */
+struct RunOutcome {
+  core::Report report;
+  std::string revisionText;
+};
+
+/**
+ * Runs the six steps (resolve database, check models, generate, validate, round trip,
+ * escalate) for a request and builds the Report. Never throws; every failure ends the run
+ * with a reason. Scratch databases are always dropped before returning.
+ */
+RunOutcome runPipeline(const RunRequest& request, PipelineDeps deps);
+
+}  // namespace alembic_sidecar::pipeline

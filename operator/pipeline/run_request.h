@@ -1,0 +1,40 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "alembic/alembic_runner.h"
+
+namespace alembic_sidecar::pipeline {
+
+inline constexpr char kActionRevision[] = "revision";
+inline constexpr char kActionCheck[] = "check";
+inline constexpr char kActionUpgrade[] = "upgrade";
+inline constexpr char kActionRoundTrip[] = "roundtrip";
+
+inline constexpr char kIsolationScratch[] = "scratch";
+inline constexpr char kIsolationInplace[] = "inplace";
+
+/** Changes a human must approve before the tool lets them through. */
+struct Approvals {
+  bool rawSQL = false;
+  bool destructive = false;
+};
+
+/** What one run is asked to do; the same for the CLI, the controller and CI. */
+struct RunRequest {
+  std::string action = kActionRevision;
+  std::string message;  // the revision message, passed to alembic verbatim
+  alembic::AlembicSettings alembic;
+  /** Interpreter for the small Python helpers; empty: derived from the alembic command. */
+  std::vector<std::string> pythonCommand;
+  /** Model modules or packages to check (relative); empty: every models package found. */
+  std::vector<std::string> modelPaths;
+  std::string isolation = kIsolationScratch;
+  Approvals approvals;
+  int roundtripLast = 1;
+  std::chrono::seconds timeout{900};
+};
+
+}  // namespace alembic_sidecar::pipeline

@@ -1,0 +1,71 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "alembic/alembic_ini.h"
+#include "alembic/alembic_runner.h"
+#include "alembic/revision_file.h"
+#include "core/report.h"
+#include "database/database.h"
+#include "database/resolver.h"
+#include "pipeline/pipeline.h"
+
+namespace alembic_sidecar::pipeline {
+
+/** Where the project keeps its alembic pieces, relative to the workspace root. */
+struct ProjectLayout {
+  alembic::AlembicIni ini;
+  std::string envPy;
+  std::string envPySource;
+};
+
+struct GeneratedRevision {
+  std::string path;  // relative to the workspace root
+  std::string text;
+  std::string sha256;
+  alembic::ParsedRevision parsed;
+  bool removed = false;
+};
+
+/** What the steps hand to each other during one run. Internal to pipeline/. */
+struct RunState {
+  RunState(const RunRequest& r, PipelineDeps& d, core::Report& rep) : request(r), deps(d), report(rep) {}
+
+  const RunRequest& request;
+  PipelineDeps& deps;
+  core::Report& report;
+  std::chrono::steady_clock::time_point deadline;
+
+  std::optional<database::ResolvedDatabase> resolved;
+  std::unique_ptr<database::Database> db;
+  std::optional<ProjectLayout> layout;
+  std::unique_ptr<alembic::AlembicRunner> alembic;
+  /** The database alembic works on: a scratch copy or, in place, the app's. */
+  database::ConnectionInfo target;
+  std::string scratchName;
+  std::optional<database::SchemaFingerprint> baseline;
+  std::optional<GeneratedRevision> revision;
+
+  /** Time left before the run's deadline (at least 1 s, so a command can report it). */
+  std::chrono::milliseconds remaining() const;
+  bool expired() const { return std::chrono::steady_clock::now() >= deadline; }
+};
+
+enum class StepOutcome {
+  kContinue,  // the next step runs
+  kDone,      // the run ends here, successfully (e.g. NoChanges)
+  kFailed,    // the run ends here with report.phase Failed
+};
+
+/** Records the step's condition on the report and tells the progress sink. */
+void finishStep(RunState& state, core::Condition condition);
+/** Ends the run as Failed: sets phase, reason and message, and the step's False condition. */
+StepOutcome failStep(RunState& state, const std::string& conditionType, const std::string& reason,
+                     const std::string& message);
+/** Adds a finding after scrubbing its text. */
+void addFinding(RunState& state, core::Finding finding);
+
+}  // namespace alembic_sidecar::pipeline

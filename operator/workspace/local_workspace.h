@@ -1,0 +1,27 @@
+#pragma once
+
+#include "core/redactor.h"
+#include "workspace/workspace.h"
+
+namespace alembic_sidecar::workspace {
+
+/** The project on this machine's file system; commands run as local child processes. */
+class LocalWorkspace : public Workspace {
+ public:
+  explicit LocalWorkspace(std::string root);
+
+  core::Result<CommandOutput> run(const Command& cmd) override;
+  core::Result<std::string> readFile(const std::string& path) override;
+  core::Result<std::vector<DirEntry>> listDir(const std::string& path) override;
+  core::Status removeFile(const std::string& path) override;
+  bool exists(const std::string& path) override;
+  std::string root() const override { return root_; }
+  std::string describe() const override { return "local " + root_; }
+
+ private:
+  std::string resolve(const std::string& path) const;
+
+  std::string root_;
+};
+
+}  // namespace alembic_sidecar::workspace
