@@ -1,0 +1,74 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kube/kube_api.h"
+#include "workspace/workspace.h"
+
+namespace alembic_sidecar::kube {
+
+/** The container a workspace lives in. */
+struct ExecTarget {
+  std::string namespace_;
+  std::string pod;
+  std::string container;
+  /** The project directory inside the container; empty: the container's working directory. */
+  std::string workingDir;
+};
+
+struct ExecWorkspaceOptions {
+  /** The interpreter that runs the launcher in the container. */
+  std::string python = "python3";
+  /** Bound on readFile / listDir / removeFile / exists. */
+  std::chrono::milliseconds fileTimeout{std::chrono::seconds(60)};
+  /** Added to Command.timeout for the exec stream, so the launcher's own kill wins. */
+  std::chrono::milliseconds timeoutGrace{std::chrono::seconds(15)};
+};
+
+/**
+ * A workspace inside a running container, reached through pods/exec. Every operation runs
+ * a small embedded Python launcher as [python, "-c", LAUNCHER]; the request itself (op,
+ * argv, env, cwd, path, stdin) travels as one JSON line on the exec stdin, so environment
+ * values (database passwords) never appear in the exec URL, the container's process list or
+ * the API server's audit log. `run` forks and os.execvpe()s the argv (no shell) in its own
+ * session, relays stdout/stderr unchanged, returns the exit status and kills the command's
+ * process group when Command.timeout passes. The launcher never waits for stdin EOF, so it
+ * works over v4.channel.k8s.io, which cannot half-close stdin.
+ */
+class ExecWorkspace final : public workspace::Workspace {
+ public:
+  ExecWorkspace(std::shared_ptr<KubeApi> api, ExecTarget target,
+                ExecWorkspaceOptions options = {});
+
+  core::Result<workspace::CommandOutput> run(const workspace::Command& cmd) override;
+  core::Result<std::string> readFile(const std::string& path) override;
+  core::Result<std::vector<workspace::DirEntry>> listDir(const std::string& path) override;
+  core::Status removeFile(const std::string& path) override;
+  bool exists(const std::string& path) override;
+  std::string root() const override { return target_.workingDir; }
+  std::string describe() const override;
+
+ private:
+  core::Result<ExecResult> launch(const nlohmann::json& request,
+                                  std::chrono::milliseconds timeout);
+  core::Error fileError(const std::string& op, const std::string& path,
+                        const ExecResult& result) const;
+
+  std::shared_ptr<KubeApi> api_;
+  ExecTarget target_;
+  ExecWorkspaceOptions options_;
+};
+
+/** The launcher's Python source. */
+std::string_view execLauncherSource();
+/** Exit status and stderr prefix the launcher uses for its own failures. */
+inline constexpr int kLauncherCannotRun = 127;
+inline constexpr int kLauncherTimedOut = 124;
+inline constexpr int kLauncherNotFound = 2;
+inline constexpr char kLauncherMarker[] = "alembic-sidecar-launcher: ";
+
+}  // namespace alembic_sidecar::kube
