@@ -9,10 +9,11 @@
 namespace alembic_sidecar::alembic {
 namespace {
 
-std::string expandHere(std::string value, const std::string& configDir) {
+/** %(here)s is the ini file's directory; values are joined onto it afterwards. */
+std::string expandHere(std::string value) {
   const std::string here = "%(here)s";
   for (size_t pos; (pos = value.find(here)) != std::string::npos;) {
-    value.replace(pos, here.size(), configDir);
+    value.replace(pos, here.size(), ".");
   }
   return value;
 }
@@ -104,7 +105,7 @@ core::Result<AlembicIni> parseAlembicIni(std::string_view text, const std::strin
                                  "alembic.ini has no script_location in its [alembic] section");
   }
   AlembicIni ini;
-  std::string location = expandHere(it->second, configDir);
+  std::string location = expandHere(it->second);
   if (auto colon = location.find(':'); colon != std::string::npos && location.front() != '/') {
     std::string package = location.substr(0, colon);
     for (char& c : package) {
@@ -116,14 +117,14 @@ core::Result<AlembicIni> parseAlembicIni(std::string_view text, const std::strin
   }
   ini.scriptLocation = joinRelative(configDir, location);
   if (auto v = values.find("version_locations"); v != values.end() && !v->second.empty()) {
-    for (const auto& loc : splitList(expandHere(v->second, configDir))) {
+    for (const auto& loc : splitList(expandHere(v->second))) {
       ini.versionLocations.push_back(joinRelative(configDir, loc));
     }
   } else {
     ini.versionLocations.push_back(joinRelative(ini.scriptLocation, "versions"));
   }
   if (auto p = values.find("prepend_sys_path"); p != values.end() && !p->second.empty()) {
-    for (const auto& entry : splitList(expandHere(p->second, configDir))) {
+    for (const auto& entry : splitList(expandHere(p->second))) {
       ini.prependSysPath.push_back(joinRelative(configDir, entry));
     }
   }

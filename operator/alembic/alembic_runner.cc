@@ -18,19 +18,28 @@ std::string AlembicRun::tail(size_t maxLines) const {
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
-    if (!line.empty()) {
+    if (!line.empty() && line.rfind("(Background on this error", 0) != 0) {
       lines.push_back(line);
     }
   }
+  // A Python traceback is noise to the reader: keep the final exception (and the SQL that
+  // follows it) or alembic's own "FAILED:" line.
+  static const std::regex kException(R"(^([A-Za-z_][\w.]*(Error|Exception|Exit)|FAILED)\b.*)");
   size_t start = lines.size() > maxLines ? lines.size() - maxLines : 0;
-  std::string out;
-  for (size_t i = start; i < lines.size(); ++i) {
-    out += (out.empty() ? "" : "\n") + lines[i];
+  for (size_t i = lines.size(); i-- > 0;) {
+    if (std::regex_match(lines[i], kException)) {
+      start = i;
+      break;
+    }
+  }
+  std::string result;
+  for (size_t i = start; i < lines.size() && i < start + maxLines; ++i) {
+    result += (result.empty() ? "" : "\n") + lines[i];
   }
   if (timedOut) {
-    out += (out.empty() ? "" : "\n") + std::string("(timed out)");
+    result += (result.empty() ? "" : "\n") + std::string("(timed out)");
   }
-  return out;
+  return result;
 }
 
 AlembicRunner::AlembicRunner(workspace::Workspace& workspace, AlembicSettings settings,

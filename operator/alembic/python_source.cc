@@ -242,8 +242,10 @@ std::optional<Call> parseCall(std::string_view text, std::string* chainedMethod)
 
 std::optional<std::string> stringLiteral(std::string_view text) {
   std::string t = trim(text);
-  if (auto call = parseCall(t); call && (call->callee == "op.f" || call->callee == "f") &&
-                                call->args.size() == 1) {
+  // op.f('name') / batch_op.f('name') mark a name as final: the literal is the name.
+  if (auto call = parseCall(t); call && call->args.size() == 1 &&
+                                (call->callee == "f" || (call->callee.size() > 2 &&
+                                 call->callee.substr(call->callee.size() - 2) == ".f"))) {
     return stringLiteral(call->args[0]);
   }
   size_t q = 0;

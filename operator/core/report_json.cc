@@ -156,8 +156,8 @@ std::string renderText(const Report& r) {
   }
   for (const auto& c : r.conditions) {
     out << "  " << marker(c.status) << " " << c.type << ": " << c.reason;
-    if (!c.message.empty()) {
-      out << " - " << c.message;
+    if (!c.message.empty() && c.type != "Ready") {
+      out << " - " << c.message.substr(0, c.message.find('\n'));
     }
     out << "\n";
   }

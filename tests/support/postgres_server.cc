@@ -1,0 +1,94 @@
+#include "support/postgres_server.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <pqxx/pqxx>
+#include <random>
+
+#include "database/pg_database.h"
+
+namespace alembic_sidecar::testing {
+namespace {
+
+struct OwnServer {
+  std::string dir;
+  ~OwnServer() {
+    if (!dir.empty()) {
+      auto ignored = database::LocalPostgres::stop(dir, true);
+      (void)ignored;
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  }
+};
+
+database::LocalPostgresState startServer(OwnServer& own) {
+  const char* shared = std::getenv("ALEMBIC_SIDECAR_TEST_PG_DIR");
+  if (shared != nullptr && *shared != '\0') {
+    auto running = database::LocalPostgres::running(shared);
+    if (running) {
+      return *running;
+    }
+  }
+  std::string pattern = (std::filesystem::temp_directory_path() / "alembic-sidecar-pg-XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr) {
+    throw std::runtime_error("mkdtemp failed");
+  }
+  own.dir = pattern;
+  database::LocalPostgresOptions options;
+  options.stateDir = own.dir;
+  auto started = database::LocalPostgres::start(options, std::make_shared<core::Redactor>());
+  if (!started) {
+    throw std::runtime_error("cannot start the test PostgreSQL: " + started.error().message);
+  }
+  return *started;
+}
+
+}  // namespace
+
+const database::LocalPostgresState& testServer() {
+  static OwnServer own;
+  static const database::LocalPostgresState state = startServer(own);
+  return state;
+}
+
+std::string randomName(size_t length) {
+  static std::mutex mutex;
+  static std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::lock_guard lock(mutex);
+  std::string out;
+  for (size_t i = 0; i < length; ++i) {
+    out.push_back(kChars[rng() % (sizeof(kChars) - 1)]);
+  }
+  return out;
+}
+
+void execSql(const std::string& dbName, const std::string& sql) {
+  pqxx::connection conn{testServer().connection().withDatabase(dbName).libpqConninfo()};
+  pqxx::nontransaction tx{conn};
+  tx.exec(sql);
+}
+
+database::ConnectionInfo createTestDatabase(const std::string& prefix) {
+  std::string name = prefix + "_" + randomName();
+  execSql("postgres", "CREATE DATABASE " + name);
+  return testServer().connection().withDatabase(name);
+}
+
+std::vector<std::string> databasesWithPrefix(const std::string& prefix) {
+  database::PgDatabase admin(testServer().connection().withDatabase("postgres"),
+                             std::make_shared<core::Redactor>());
+  auto names = admin.listDatabases(prefix);
+  if (!names) {
+    ADD_FAILURE() << names.error().message;
+    return {};
+  }
+  return *names;
+}
+
+}  // namespace alembic_sidecar::testing

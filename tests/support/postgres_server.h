@@ -1,0 +1,30 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "database/connection_url.h"
+#include "database/local_postgres.h"
+
+namespace alembic_sidecar::testing {
+
+/**
+ * The PostgreSQL server of this test process: the one ctest's postgres_start fixture started
+ * (ALEMBIC_SIDECAR_TEST_PG_DIR), or, when a test binary runs on its own, a server started
+ * on first use in a temp dir and stopped at exit.
+ */
+const database::LocalPostgresState& testServer();
+
+/** Creates a fresh database (random name with `prefix`) and returns its URL's connection. */
+database::ConnectionInfo createTestDatabase(const std::string& prefix = "t");
+
+/** Runs SQL on a database of the test server as the superuser. */
+void execSql(const std::string& dbName, const std::string& sql);
+
+/** Names of the databases on the test server starting with `prefix`. */
+std::vector<std::string> databasesWithPrefix(const std::string& prefix);
+
+/** A random lowercase alphanumeric string. */
+std::string randomName(size_t length = 8);
+
+}  // namespace alembic_sidecar::testing
