@@ -46,6 +46,25 @@ StepOutcome failAlembic(RunState& state, const char* type, const std::string& re
                   what + " failed (exit " + std::to_string(run.exitCode) + "):\n" + run.tail());
 }
 
+/** alembic refuses `upgrade head` on a forked history; say which heads and how to merge. */
+StepOutcome failMultipleHeads(RunState& state, const char* type) {
+  auto heads = state.alembic->heads(state.target);
+  std::string list;
+  if (heads) {
+    for (const auto& h : *heads) {
+      list += (list.empty() ? "" : ", ") + h;
+    }
+  }
+  addFinding(state, {core::finding::kMultipleHeads, core::severity::kError,
+                     "the migration history has several heads: " + list,
+                     "merge them first: `alembic merge heads -m \"merge heads\"`, review and "
+                     "commit the merge revision, then generate again",
+                     "", 0});
+  return failStep(state, type, core::reason::kMultipleHeads,
+                  "refusing to generate on a history with several heads (" + list +
+                      "); run `alembic merge heads -m \"merge heads\"` first");
+}
+
 }  // namespace
 
 StepOutcome generate(RunState& state) {
@@ -53,27 +72,6 @@ StepOutcome generate(RunState& state) {
   state.alembic = std::make_unique<alembic::AlembicRunner>(*state.deps.workspace,
                                                            state.request.alembic,
                                                            state.deps.redactor);
-  state.alembic->setTimeout(state.remaining());
-  auto heads = state.alembic->heads(state.target);
-  if (!heads) {
-    return failStep(state, type, heads.error().reason, heads.error().message);
-  }
-  if (heads->size() > 1) {
-    std::string list;
-    for (const auto& h : *heads) {
-      list += (list.empty() ? "" : ", ") + h;
-    }
-    addFinding(state, {core::finding::kMultipleHeads, core::severity::kError,
-                       "the migration history has " + std::to_string(heads->size()) +
-                           " heads: " + list,
-                       "merge them first: `alembic merge heads -m \"merge heads\"`, review and "
-                       "commit the merge revision, then generate again",
-                       "", 0});
-    return failStep(state, type, core::reason::kMultipleHeads,
-                    "refusing to generate on a history with several heads (" + list +
-                        "); run `alembic merge heads -m \"merge heads\"` first");
-  }
-
   if (state.request.isolation == kIsolationScratch) {
     database::sweepScratchDatabases(*state.db, state.target.database, state.deps.now());
     std::string name = database::scratchDatabaseName(state.target.database, state.deps.now(),
@@ -96,6 +94,9 @@ StepOutcome generate(RunState& state) {
   auto baseline = state.alembic->upgrade("head", state.target);
   if (!baseline) {
     return failStep(state, type, baseline.error().reason, baseline.error().message);
+  }
+  if (!baseline->succeeded() && baseline->err.find("Multiple head") != std::string::npos) {
+    return failMultipleHeads(state, type);
   }
   if (!baseline->succeeded()) {
     return failAlembic(state, type, core::reason::kBaselineUpgradeFailed,

@@ -8,6 +8,7 @@
 #include <pqxx/pqxx>
 
 #include "support/cli_runner.h"
+#include "workspace/process.h"
 #include "support/example_app.h"
 #include "support/postgres_server.h"
 
@@ -276,6 +277,28 @@ TEST_F(RevisionTest, LeftoverScratchDatabases_AreSweptOnlyWhenOld) {
   ASSERT_EQ(result.exitCode, 0) << result.err << result.out;
   EXPECT_THAT(databasesWithPrefix(db_.database + "_autogen_"), ::testing::ElementsAre(fresh));
   execSql("postgres", "DROP DATABASE " + fresh);
+}
+
+TEST_F(RevisionTest, MultipleHeads_FailsListingTheHeadsAndNamingTheMerge) {
+  // A second branch off an older revision, made by alembic itself.
+  workspace::ProcessSpec branch;
+  branch.argv = {"alembic", "revision", "-m", "other branch", "--head", "0697a8d1f932",
+                 "--splice"};
+  branch.cwd = app_.dir();
+  auto made = workspace::runProcess(branch);
+  ASSERT_TRUE(made.ok());
+  ASSERT_EQ(made->exitCode, 0) << made->err;
+  app_.applyChange("user_add_phone");
+  auto before = app_.versionFiles();
+
+  auto result = revision("add user phone");
+
+  EXPECT_EQ(result.exitCode, 1) << result.err;
+  auto report = result.json();
+  EXPECT_EQ(report["reason"], "MultipleHeads");
+  EXPECT_THAT(report["message"].get<std::string>(), HasSubstr("2f2b53fd94b8"));
+  EXPECT_THAT(report["message"].get<std::string>(), HasSubstr("alembic merge heads"));
+  EXPECT_EQ(app_.versionFiles(), before);
 }
 
 TEST_F(RevisionTest, UsageErrors_ExitWith2) {

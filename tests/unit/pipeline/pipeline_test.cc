@@ -51,14 +51,6 @@ class PipelineTest : public ::testing::Test {
     return runPipeline(request, deps);
   }
 
-  /** Answers `alembic heads` with the given output; other commands succeed silently. */
-  void headsAre(const std::string& output) {
-    ws_.handler = [output](const workspace::Command& cmd) {
-      bool heads = std::find(cmd.argv.begin(), cmd.argv.end(), "heads") != cmd.argv.end();
-      return workspace::CommandOutput{0, heads ? output : "", "", false};
-    };
-  }
-
   testing::FakeWorkspace ws_;
   NiceMock<testing::MockResolver> resolver_;
   std::unique_ptr<StrictMock<testing::MockDatabase>> db_ =
@@ -88,19 +80,30 @@ TEST_F(PipelineTest, UnregisteredModel_StopsBeforeAnyCommandRuns) {
   EXPECT_TRUE(ws_.commands.empty());
 }
 
-TEST_F(PipelineTest, MultipleHeads_RefusesToGenerate) {
-  headsAre("aaa (head)\nbbb (head)\n");
+TEST_F(PipelineTest, MultipleHeads_RefusesToGenerateAndListsThem) {
+  ws_.handler = [](const workspace::Command& cmd) {
+    auto has = [&](const char* word) {
+      return std::find(cmd.argv.begin(), cmd.argv.end(), word) != cmd.argv.end();
+    };
+    if (has("heads")) {
+      return workspace::CommandOutput{0, "aaa (head)\nbbb (head)\n", "", false};
+    }
+    return workspace::CommandOutput{
+        1, "", "FAILED: Multiple heads are present for given argument 'head'; ...\n", false};
+  };
   EXPECT_CALL(*db_, probe(_)).WillOnce(Return(core::Status{}));
+  EXPECT_CALL(*db_, listDatabases(_)).WillOnce(Return(std::vector<std::string>{}));
+  EXPECT_CALL(*db_, createDatabase(_)).WillOnce(Return(core::Status{}));
+  EXPECT_CALL(*db_, dropDatabase(_)).WillOnce(Return(core::Status{}));
   auto outcome = run();
   EXPECT_EQ(outcome.report.reason, "MultipleHeads");
   EXPECT_THAT(outcome.report.message, HasSubstr("aaa, bbb"));
   ASSERT_FALSE(outcome.report.findings.empty());
   EXPECT_THAT(outcome.report.findings.back().recommendation, HasSubstr("alembic merge heads"));
-  EXPECT_EQ(ws_.commands.size(), 1u);  // only `alembic heads`
+  EXPECT_EQ(ws_.commands.size(), 2u);  // the failed upgrade, then `alembic heads`
 }
 
 TEST_F(PipelineTest, ScratchDatabaseRefused_SuggestsInplace) {
-  headsAre("aaa (head)\n");
   EXPECT_CALL(*db_, probe(_)).WillOnce(Return(core::Status{}));
   EXPECT_CALL(*db_, listDatabases("app_autogen_")).WillOnce(Return(std::vector<std::string>{}));
   EXPECT_CALL(*db_, createDatabase("app_autogen_1800000000_abcdef"))
@@ -113,12 +116,11 @@ TEST_F(PipelineTest, ScratchDatabaseRefused_SuggestsInplace) {
 
 TEST_F(PipelineTest, FailedAutogenerate_StillDropsTheScratchDatabase) {
   ws_.handler = [](const workspace::Command& cmd) {
-    bool heads = std::find(cmd.argv.begin(), cmd.argv.end(), "heads") != cmd.argv.end();
     bool autogen = std::find(cmd.argv.begin(), cmd.argv.end(), "--autogenerate") != cmd.argv.end();
     if (autogen) {
       return workspace::CommandOutput{1, "", "Traceback\nKeyError: 'boom'\n", false};
     }
-    return workspace::CommandOutput{0, heads ? "aaa (head)\n" : "", "", false};
+    return workspace::CommandOutput{0, "", "", false};
   };
   EXPECT_CALL(*db_, probe(_)).WillOnce(Return(core::Status{}));
   EXPECT_CALL(*db_, listDatabases(_)).WillOnce(Return(std::vector<std::string>{}));
