@@ -136,13 +136,12 @@ async def main_async(args):
     with open(os.path.join(state_dir, "server.json.tmp"), "w") as f:
         f.write(json.dumps(info, indent=2) + "\n")
     os.replace(os.path.join(state_dir, "server.json.tmp"), os.path.join(state_dir, "server.json"))
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
     await stop.wait()
     server.stopping = True
     for w in list(server.store.watchers):

@@ -91,6 +91,8 @@ class ApiTest(unittest.IsolatedAsyncioTestCase):
 
     async def asyncTearDown(self):
         await self.session.close()
+        # aiohttp: SSL transports finish closing asynchronously after session.close()
+        await asyncio.sleep(0.05)
 
     async def req(self, method, path, body=None, token=None, ctype=None, params=None, raw=None,
                   headers=None):
@@ -179,9 +181,15 @@ class TestTLSAndAuth(ApiTest):
 
     async def test_wrong_ca_refused_and_client_cert_accepted(self):
         bad = ssl.create_default_context(cafile=self.info["otherCa"])
-        with self.assertRaises(aiohttp.ClientConnectorCertificateError):
-            async with self.session.get(self.url + "/version", ssl=bad):
-                pass
+        with self.assertRaises(ssl.SSLCertVerificationError):
+            _, w = await asyncio.open_connection("127.0.0.1", self.info["port"], ssl=bad)
+            w.close()
+        # the certificate is valid for "localhost" as well as 127.0.0.1
+        good = ssl.create_default_context(cafile=self.info["ca"])
+        _, w = await asyncio.open_connection("127.0.0.1", self.info["port"], ssl=good,
+                                             server_hostname="localhost")
+        w.close()
+        await w.wait_closed()
         cert_ctx = ssl.create_default_context(cafile=self.info["ca"])
         cert_ctx.load_cert_chain(self.info["clientCert"], self.info["clientKey"])
         async with self.session.get(self.url + CM.format(ns="default"), ssl=cert_ctx) as r:
@@ -849,6 +857,126 @@ class TestExec(ApiTest):
             await asyncio.sleep(0.05)
         self.assertEqual(st["execs"], 0)
         self.assertFalse(os.path.exists(marker))
+
+
+# ---------------------------------------------------------------------------
+class TestMoreSemantics(ApiTest):
+    async def test_all_namespaces_list_order_and_paging(self):
+        base = ns()
+        for n in (base, base + "-b"):
+            for name in ("x", "y"):
+                await self.ok("POST", CM.format(ns=n), {"metadata": {"name": name, "labels": {"run": base}}},
+                              expect=201)
+        js = await self.ok("GET", "/api/v1/configmaps", params={"labelSelector": f"run={base}"})
+        order = [(o["metadata"]["namespace"], o["metadata"]["name"]) for o in js["items"]]
+        # etcd key order: "<ns>-b/..." sorts before "<ns>/..." because '-' < '/'
+        self.assertEqual(order, [(base + "-b", "x"), (base + "-b", "y"), (base, "x"), (base, "y")])
+        paged, tok = [], None
+        while True:
+            params = {"labelSelector": f"run={base}", "limit": "1"}
+            if tok:
+                params["continue"] = tok
+            page = await self.ok("GET", "/api/v1/configmaps", params=params)
+            paged += [(o["metadata"]["namespace"], o["metadata"]["name"]) for o in page["items"]]
+            tok = page["metadata"].get("continue")
+            if not tok:
+                break
+        self.assertEqual(paged, order)
+
+    async def test_finalizers_delay_deletion(self):
+        n = ns()
+        c = await self.ok("POST", CM.format(ns=n), {"metadata": {"name": "f", "finalizers": ["example.com/hold"]}},
+                          expect=201)
+        rv = c["metadata"]["resourceVersion"]
+        code, js, _ = await self.req("DELETE", CM.format(ns=n) + "/f")
+        self.assertEqual(code, 202)
+        self.assertIn("deletionTimestamp", js["metadata"])
+        await self.ok("GET", CM.format(ns=n) + "/f")
+        code, js, _ = await self.req("PATCH", CM.format(ns=n) + "/f",
+                                     {"metadata": {"finalizers": ["example.com/hold", "example.com/more"]}},
+                                     ctype="application/merge-patch+json")
+        self.assertEqual(code, 422)
+        await self.ok("PATCH", CM.format(ns=n) + "/f", {"metadata": {"finalizers": None}},
+                      ctype="application/merge-patch+json")
+        code, _, _ = await self.req("GET", CM.format(ns=n) + "/f")
+        self.assertEqual(code, 404)
+        events, _ = await self.watch_lines(CM.format(ns=n), {"watch": "1", "resourceVersion": rv,
+                                                              "timeoutSeconds": "0.5"})
+        self.assertEqual([e["type"] for e in events], ["MODIFIED", "DELETED"])
+        self.assertNotIn("finalizers", events[1]["object"]["metadata"])
+
+    async def test_watch_single_object_by_name(self):
+        n = ns()
+        for name in ("one", "two"):
+            await self.ok("POST", CM.format(ns=n), {"metadata": {"name": name}}, expect=201)
+        events, _ = await self.watch_lines(CM.format(ns=n) + "/two", {"watch": "true", "timeoutSeconds": "0.5"})
+        self.assertEqual([e["object"]["metadata"]["name"] for e in events], ["two"])
+        events, _ = await self.watch_lines(f"/api/v1/watch/namespaces/{n}/configmaps", {"timeoutSeconds": "0.5"})
+        self.assertEqual(len(events), 2)
+
+    async def test_extra_client_certificate_user(self):
+        res = await self.ok("POST", "/_test/client-certs", {"user": "cert-user", "rules": [
+            {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list"]}]}, expect=201)
+        ctx = ssl.create_default_context(cafile=self.info["ca"])
+        ctx.load_cert_chain(res["clientCert"], res["clientKey"])
+        async with self.session.get(self.url + CM.format(ns="default"), ssl=ctx) as r:
+            self.assertEqual(r.status, 200)
+        async with self.session.get(self.url + SECRETS.format(ns="default"), ssl=ctx) as r:
+            self.assertEqual(r.status, 403)
+            self.assertIn('User "cert-user" cannot list resource "secrets"', (await r.json())["message"])
+
+
+PROJECT_CRD = os.path.join(HERE, "..", "..", "manifests", "crd", "migrationruns.yaml")
+
+
+class TestProcessLifecycle(unittest.TestCase):
+    def test_sigterm_with_open_watch_and_state_reuse(self):
+        d = tempfile.mkdtemp(prefix="kas-life-")
+        try:
+            proc, info = start_server(d)
+
+            async def open_watch_then_stop():
+                ctx = ssl.create_default_context(cafile=info["ca"])
+                async with aiohttp.ClientSession() as s:
+                    async with s.get(info["url"] + CM.format(ns="default"), ssl=ctx,
+                                     params={"watch": "1"},
+                                     headers={"Authorization": "Bearer " + info["token"]}) as r:
+                        self.assertEqual(r.status, 200)
+                        t0 = time.monotonic()
+                        proc.send_signal(signal.SIGTERM)
+                        try:
+                            await r.content.read()
+                        except aiohttp.ClientError:
+                            pass
+                        elapsed = time.monotonic() - t0
+                await asyncio.sleep(0.05)
+                return elapsed
+            elapsed = asyncio.run(open_watch_then_stop())
+            self.assertEqual(proc.wait(10), 0)
+            proc.stdout.close()
+            self.assertLess(elapsed, 5)
+            with open(info["ca"]) as f:
+                ca1 = f.read()
+            proc2, info2 = start_server(d)
+            proc2.send_signal(signal.SIGINT)
+            self.assertEqual(proc2.wait(10), 0)
+            proc2.stdout.close()
+            self.assertEqual(info2["token"], info["token"])
+            with open(info2["ca"]) as f:
+                self.assertEqual(f.read(), ca1)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    @unittest.skipUnless(os.path.exists(PROJECT_CRD), "manifests/crd/migrationruns.yaml not written yet")
+    def test_project_crd_is_supported(self):
+        """The project's real CRD must load: its schema and every CEL rule in our subset."""
+        sys.path.insert(0, HERE)
+        from kas.resources import Registry, load_crd_file
+        reg = Registry()
+        for crd in load_crd_file(PROJECT_CRD):
+            t = reg.register_crd(crd)
+            self.assertEqual(t.plural, "migrationruns")
+            self.assertTrue(t.status_sub)
 
 
 # ---------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from .auth import Auth
 from .faults import Faults
 from .resources import Registry
 from .selection import FieldSelector, LabelSelector
-from .store import Store, Watcher
+from .store import Store, Watcher, storage_key
 
 log = logging.getLogger("kube-api-server")
 
@@ -490,8 +490,7 @@ class ApiServer:
         selected = []
         for o in items:
             md = o["metadata"]
-            k = f'{md.get("namespace", "")}/{md["name"]}'
-            if start_key is not None and k <= start_key:
+            if start_key is not None and storage_key(o) <= start_key:
                 continue
             if lsel and not lsel.matches(md.get("labels")):
                 continue
@@ -501,9 +500,7 @@ class ApiServer:
         meta = {"resourceVersion": str(at_rv)}
         if limit and len(selected) > limit:
             page = selected[:limit]
-            last = page[-1]["metadata"]
-            token = {"v": "meta.k8s.io/v1", "rv": at_rv,
-                     "start": f'{last.get("namespace", "")}/{last["name"]}'}
+            token = {"v": "meta.k8s.io/v1", "rv": at_rv, "start": storage_key(page[-1])}
             meta["continue"] = base64.urlsafe_b64encode(json.dumps(token).encode()).decode().rstrip("=")
             meta["remainingItemCount"] = len(selected) - limit
             selected = page
@@ -745,8 +742,8 @@ class ApiServer:
             return json_response(self.out(res, ctx.version, old), 200, headers)
         new["metadata"]["resourceVersion"] = str(self.store.next_rv())
         if md.get("deletionTimestamp") and not md.get("finalizers"):
-            self.store.put(res.key, new, "MODIFIED", old)
-            self.finalize_delete(res, new)
+            # the last finalizer is gone: the update deletes the object (one DELETED event)
+            self.finalize_delete(res, old, last=new)
             return json_response(self.out(res, ctx.version, new), 200, headers)
         self.store.put(res.key, new, "MODIFIED", old)
         if md.get("ownerReferences") != old_md.get("ownerReferences") and md.get("ownerReferences"):
@@ -828,9 +825,10 @@ class ApiServer:
             return 200, last
         return 200, None
 
-    def finalize_delete(self, res, obj, orphan=False):
-        last = copy.deepcopy(obj)
-        last["metadata"]["resourceVersion"] = str(self.store.next_rv())
+    def finalize_delete(self, res, obj, orphan=False, last=None):
+        if last is None:
+            last = copy.deepcopy(obj)
+            last["metadata"]["resourceVersion"] = str(self.store.next_rv())
         self.store.remove(res.key, obj, last)
         uid = obj["metadata"]["uid"]
         if orphan:

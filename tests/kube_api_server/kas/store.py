@@ -10,6 +10,13 @@ from collections import deque
 START_RV = 100
 
 
+def storage_key(obj):
+    """Objects are ordered like etcd keys (/registry/<resource>/<namespace>/<name>)."""
+    md = obj["metadata"]
+    ns = md.get("namespace", "")
+    return f'{ns}/{md["name"]}' if ns else md["name"]
+
+
 class Event:
     __slots__ = ("rv", "key", "type", "obj", "prev")
 
@@ -80,7 +87,7 @@ class Store:
     def items(self, key, ns=None):
         d = self.objs.get(key, {})
         out = [o for (n, _), o in d.items() if ns is None or n == ns]
-        out.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+        out.sort(key=storage_key)
         return out
 
     def all_objects(self):
@@ -108,7 +115,7 @@ class Store:
             else:
                 state[k] = ev.prev
         out = [o for (n, _), o in state.items() if ns is None or n == ns]
-        out.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+        out.sort(key=storage_key)
         return out
 
     def history_since(self, key, rv):
