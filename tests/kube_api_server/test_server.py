@@ -926,6 +926,43 @@ class TestMoreSemantics(ApiTest):
             self.assertIn('User "cert-user" cannot list resource "secrets"', (await r.json())["message"])
 
 
+class TestCelSubset(unittest.TestCase):
+    """The CEL evaluator on its own (no server)."""
+
+    def ev(self, rule, self_value=None, old=None):
+        sys.path.insert(0, HERE)
+        from kas import cel
+        return cel.evaluate(cel.compile_rule(rule), {"self": self_value, "oldSelf": old})
+
+    def test_rules(self):
+        spec = {"action": "revision", "message": "add email", "timeoutSeconds": 900,
+                "alembicCommand": ["uv", "run", "alembic"], "approvals": {"rawSQL": False}}
+        cases = [
+            ("self.action != 'revision' || has(self.message)", True),
+            ("size(self.message) >= 1 && size(self.message) <= 200", True),
+            ("self.action in ['revision', 'check', 'upgrade', 'roundtrip']", True),
+            ("!(self.timeoutSeconds > 3600)", True),
+            ("self.alembicCommand.size() > 0 && self.alembicCommand[0] == 'uv'", True),
+            ("self.approvals.rawSQL == false", True),
+            ("has(self.database) ? self.database.isolation == 'scratch' : true", True),
+            ("self.alembicCommand.all(c, c.size() > 0)", True),
+            ("self.alembicCommand.exists(c, c.startsWith('alem'))", True),
+            ('self.message.matches("^[a-z ]+$")', True),
+            ("self.action == 'check' || self.timeoutSeconds < 100", False),
+        ]
+        for rule, want in cases:
+            self.assertEqual(self.ev(rule, spec), want, rule)
+        from kas import cel
+        with self.assertRaises(cel.CelError):
+            self.ev("self.database.isolation == 'scratch'", spec)
+        # && / || absorb errors like CEL does
+        self.assertTrue(self.ev("self.nope == 1 || true", spec))
+        self.assertFalse(self.ev("self.nope == 1 && false", spec))
+        self.assertTrue(self.ev("self == oldSelf", "a", "a"))
+        with self.assertRaises(cel.CelCompileError):
+            cel.compile_rule("self.a ==")
+
+
 PROJECT_CRD = os.path.join(HERE, "..", "..", "manifests", "crd", "migrationruns.yaml")
 
 

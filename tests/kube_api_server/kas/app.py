@@ -82,6 +82,17 @@ def _ordered_obj(res, version, obj):
     return out
 
 
+def _drop_nulls(v):
+    if isinstance(v, dict):
+        for k in [k for k, x in v.items() if x is None]:
+            del v[k]
+        for x in v.values():
+            _drop_nulls(x)
+    elif isinstance(v, list):
+        for x in v:
+            _drop_nulls(x)
+
+
 class Ctx:
     """Everything a resource handler needs about one request."""
 
@@ -520,6 +531,8 @@ class ApiServer:
         md = obj.setdefault("metadata", {})
         if not isinstance(md, dict):
             raise st.bad_request("metadata must be an object")
+        if res.builtin:
+            _drop_nulls(obj)   # typed Go structs: a JSON null is the zero value, omitted
         errs += val.validate_meta(res.key, md)
         key = res.key
         if key == ("", "secrets"):
@@ -929,9 +942,11 @@ class ApiServer:
         allow_bm = truthy(q.get("allowWatchBookmarks"))
         send_initial = truthy(q.get("sendInitialEvents"))
         try:
-            timeout = float(q.get("timeoutSeconds")) if q.get("timeoutSeconds") else 1800.0
+            timeout = float(q.get("timeoutSeconds")) if q.get("timeoutSeconds") else 0.0
         except ValueError:
             raise st.bad_request("timeoutSeconds must be a number")
+        if timeout <= 0:
+            timeout = 1800.0   # the apiserver's --min-request-timeout
         fault = request.get("fault") or {}
         info = {"resource": res.qualified, "namespace": ctx.ns, "user": ctx.user.name,
                 "labelSelector": q.get("labelSelector"), "fieldSelector": q.get("fieldSelector"),

@@ -21,7 +21,7 @@ class CelCompileError(CelError):
 _TOKEN = re.compile(r"""
     (?P<ws>\s+)
   | (?P<float>\d+\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+)
-  | (?P<int>0x[0-9a-fA-F]+|\d+)(?P<uint>[uU])?
+  | (?P<int>0x[0-9a-fA-F]+|\d+)[uU]?
   | (?P<str>[rR]?(?:'''(?:\\.|[^\\])*?'''|\"\"\"(?:\\.|[^\\])*?\"\"\"|'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*"))
   | (?P<op>==|!=|<=|>=|&&|\|\||[-+*/%!<>?:.,()\[\]{}])
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
@@ -74,11 +74,9 @@ def tokenize(src):
         kind = m.lastgroup
         if kind == "ws":
             continue
-        if kind == "uint":
-            kind = "int"
-        text = m.group(kind if kind != "int" else "int")
-        if m.group("int") is not None and m.lastgroup in ("int", "uint"):
-            toks.append(("int", int(m.group("int"), 0)))
+        text = m.group(kind)
+        if kind == "int":
+            toks.append(("int", int(text, 16) if text[:2] in ("0x", "0X") else int(text)))
         elif kind == "float":
             toks.append(("float", float(text)))
         elif kind == "str":

@@ -17,8 +17,12 @@ class Faults:
             m = r.get("match") or {}
             if not isinstance(m, dict):
                 raise ValueError("match must be an object")
-            if m.get("path"):
-                re.compile(m["path"])
+            for k in ("path", "query"):
+                if m.get(k):
+                    try:
+                        re.compile(m[k])
+                    except re.error as e:
+                        raise ValueError(f"match.{k}: invalid regular expression: {e}")
             if not any(a in r for a in ACTIONS):
                 raise ValueError(f"a fault needs one of {', '.join(ACTIONS)}")
             if "status" in r and int(r["status"]) < 400:
