@@ -58,6 +58,8 @@ def json_response(obj, status=200, headers=None):
 
 
 def error_response(err):
+    if err.empty_body:
+        return web.Response(body=b"", status=err.code, headers=err.headers or None)
     return web.Response(body=dumps(err.status()).encode(), status=err.code,
                         headers=err.headers or None, content_type="application/json")
 

@@ -46,8 +46,10 @@ class ExecHandler:
         for p in offered:            # the client's order wins, like wsstream.handshake
             if p in accepted:
                 return p
-        raise st.ApiError(403, "Forbidden",
-                          f"requested protocol(s) are not supported: {offered}; supports {accepted}")
+        # golang.org/x/net/websocket answers a failed handshake with a bare 403, no body
+        why = f"requested protocol(s) are not supported: {offered}; supports {accepted}"
+        raise st.ApiError(403, "Forbidden", why, empty_body=True,
+                          headers={"X-Kube-Api-Server-Test-Reason": why})
 
     def _secret_value(self, ns, ref, container, var):
         name, key = ref.get("name"), ref.get("key")

@@ -29,8 +29,9 @@ def success_status(details=None):
 class ApiError(Exception):
     """An error that is answered with a Status body."""
 
-    def __init__(self, code, reason, message, details=None, headers=None):
+    def __init__(self, code, reason, message, details=None, headers=None, empty_body=False):
         super().__init__(message)
+        self.empty_body = empty_body
         self.code = code
         self.reason = reason
         self.message = message
