@@ -1040,6 +1040,30 @@ class TestMisc(ApiTest):
         disc = await self.ok("GET", "/apis/alembic.sidecar.dev/v1alpha1")
         self.assertIn("migrationruns/status", [r["name"] for r in disc["resources"]])
 
+    async def test_crd_created_through_the_api_is_served(self):
+        n = ns()
+        crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+               "metadata": {"name": "gadgets.example.test.dev"},
+               "spec": {"group": "example.test.dev", "scope": "Namespaced",
+                        "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+                        "versions": [{"name": "v1", "served": True, "storage": True,
+                                      "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                                          "spec": {"type": "object", "properties": {
+                                              "size": {"type": "integer", "maximum": 3}}},
+                                          "status": {"type": "object",
+                                                     "x-kubernetes-preserve-unknown-fields": True}}}}}]}}
+        c = await self.ok("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd, expect=201)
+        self.assertIn("Established", [x["type"] for x in c["status"]["conditions"]])
+        path = f"/apis/example.test.dev/v1/namespaces/{n}/gadgets"
+        g = await self.ok("POST", path, {"metadata": {"name": "g"}, "spec": {"size": 2}, "status": {"x": 1}},
+                          expect=201)
+        self.assertEqual(g["status"], {"x": 1})   # no status subresource: status is ordinary data
+        code, js, _ = await self.req("POST", path, {"metadata": {"name": "h"}, "spec": {"size": 4}})
+        self.assertEqual(code, 422)
+        self.assertEqual(js["details"]["causes"][0]["field"], "spec.size")
+        code, _, _ = await self.req("GET", path + "/g/status")
+        self.assertEqual(code, 404)
+
     async def test_reset_keeps_tokens(self):
         # runs last in this class (alphabetical); uses its own namespace anyway
         n = ns()

@@ -84,6 +84,17 @@ def _ordered_obj(res, version, obj):
     return out
 
 
+def crd_status(crd, t):
+    return {"acceptedNames": (crd.get("spec") or {}).get("names") or {},
+            "storedVersions": t.versions[:1],
+            "conditions": [
+                {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
+                 "message": "no conflicts found", "lastTransitionTime": now_rfc3339()},
+                {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
+                 "message": "the initial names have been accepted",
+                 "lastTransitionTime": now_rfc3339()}]}
+
+
 def _drop_nulls(v):
     if isinstance(v, dict):
         for k in [k for k, x in v.items() if x is None]:
@@ -148,12 +159,7 @@ class ApiServer:
             md["generation"] = (old["metadata"].get("generation", 1) + 1) if old else 1
             md["resourceVersion"] = str(self.store.next_rv())
             obj["metadata"] = order_meta(md)
-            obj["status"] = {"acceptedNames": crd["spec"]["names"],
-                             "storedVersions": t.versions[:1],
-                             "conditions": [{"type": "Established", "status": "True",
-                                             "reason": "InitialNamesAccepted",
-                                             "message": "the initial names have been accepted",
-                                             "lastTransitionTime": now_rfc3339()}]}
+            obj["status"] = crd_status(crd, t)
             self.store.put(key, obj, "MODIFIED" if old else "ADDED", old)
         return t
 
@@ -399,6 +405,8 @@ class ApiServer:
             raise st.method_not_allowed(m)
         if verb in ("update", "patch") and not name:
             raise st.method_not_allowed(m)
+        if sub == "status" and verb not in ("get", "update", "patch"):
+            raise st.method_not_allowed(m)
         if verb == "create" and ns is None and res.namespaced:
             raise st.method_not_allowed(m)
         if verb == "deletecollection" and ns is None and res.namespaced:
@@ -451,17 +459,15 @@ class ApiServer:
         res = ctx.res
         kind = body.get("kind")
         av = body.get("apiVersion")
-        if kind and kind != res.kind:
-            raise st.bad_request(f'the API version in the data ({av}) does not match the expected API '
-                                 f'version ({res.api_version(ctx.version)})'
-                                 if av and av != res.api_version(ctx.version) else
-                                 f"{kind} in version \"{ctx.version}\" cannot be handled as a "
-                                 f"{res.kind}: no kind \"{kind}\" is registered for version "
-                                 f"\"{res.api_version(ctx.version)}\"")
-        if av and av != res.api_version(ctx.version):
-            if not (res.group and av.split("/")[0] == res.group and av.split("/")[-1] in res.versions):
+        expected = res.api_version(ctx.version)
+        if av and av != expected:
+            same_group = res.group and av.split("/")[0] == res.group and av.split("/")[-1] in res.versions
+            if not same_group:
                 raise st.bad_request(f"the API version in the data ({av}) does not match the expected "
-                                     f"API version ({res.api_version(ctx.version)})")
+                                     f"API version ({expected})")
+        if kind and kind != res.kind:
+            raise st.bad_request(f'{kind} in version "{ctx.version}" cannot be handled as a {res.kind}: '
+                                 f'the kind in the data ({kind}) does not match the expected kind ({res.kind})')
 
     # -- GET
     def get_or_404(self, ctx):
@@ -628,10 +634,11 @@ class ApiServer:
             md["generation"] = 1
         if res.key == ("apiextensions.k8s.io", "customresourcedefinitions"):
             try:
-                self.registry.register_crd({"kind": "CustomResourceDefinition", **obj})
+                t = self.registry.register_crd({"kind": "CustomResourceDefinition", **obj})
             except ValueError as e:
                 raise st.invalid_error(res.kind_qualified, res.group, res.kind, name,
                                        [st.invalid("spec", "object", str(e))])
+            obj["status"] = crd_status(obj, t)
         if request.query.get("dryRun"):
             obj["metadata"] = order_meta(md)
             return json_response(self.out(res, ctx.version, obj), 201, self.warning_headers(warnings))
