@@ -100,11 +100,22 @@ class CppRestBodyStream final : public HttpBodyStream {
 
   core::Result<std::string> read() override {
     try {
-      std::string chunk(kReadChunk, '\0');
-      // getn completes as soon as any bytes are buffered: the body is consumed as the
-      // server sends it, not when it ends.
+      // The body is a producer_consumer_buffer that the HTTP client fills chunk by chunk
+      // but never sync()s, and its getn(n) waits until n bytes are there (or the end).
+      // So: take what is buffered now; when nothing is, wait for a single byte, then take
+      // whatever else has arrived with it. Events are thus read as the server sends them.
       auto buffer = response_.body().streambuf();
-      const size_t n = buffer.getn(reinterpret_cast<uint8_t*>(chunk.data()), chunk.size()).get();
+      std::string chunk(kReadChunk, '\0');
+      auto* data = reinterpret_cast<uint8_t*>(chunk.data());
+      size_t n = 0;
+      size_t available = buffer.in_avail();
+      if (available == 0) {
+        n = buffer.getn(data, 1).get();
+        available = n == 0 ? 0 : buffer.in_avail();
+      }
+      if (available > 0) {
+        n += buffer.getn(data + n, std::min(available, chunk.size() - n)).get();
+      }
       if (n > 0) {
         chunk.resize(n);
         return chunk;

@@ -33,7 +33,9 @@ nlohmann::json LeaderElector::leaseSpec(const nlohmann::json& previous, bool kee
   const std::string now = formatMicroTime(clock_->wallNow());
   nlohmann::json spec = nlohmann::json::object();
   spec["holderIdentity"] = config_.identity;
-  spec["leaseDurationSeconds"] = config_.leaseDuration.count();
+  // The API counts whole seconds; round up so the lease never looks shorter than it is.
+  spec["leaseDurationSeconds"] =
+      std::chrono::ceil<std::chrono::seconds>(config_.leaseDuration).count();
   spec["acquireTime"] = keepAcquireTime ? previous.value("acquireTime", now) : now;
   spec["renewTime"] = now;
   spec["leaseTransitions"] = transitions;
@@ -82,10 +84,10 @@ core::Result<bool> LeaderElector::tryAcquireOrRenew() {
       spec.contains("holderIdentity") && spec["holderIdentity"].is_string()
           ? spec["holderIdentity"].get<std::string>()
           : std::string();
-  const auto duration = std::chrono::seconds(
+  const auto duration =
       spec.contains("leaseDurationSeconds") && spec["leaseDurationSeconds"].is_number_integer()
-          ? spec["leaseDurationSeconds"].get<int>()
-          : static_cast<int>(config_.leaseDuration.count()));
+          ? std::chrono::milliseconds(std::chrono::seconds(spec["leaseDurationSeconds"].get<int>()))
+          : config_.leaseDuration;
   const bool ours = holder == config_.identity;
   if (!holder.empty() && !ours && clock_->now() < observedAt_ + duration) {
     leader_ = false;

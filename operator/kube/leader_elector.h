@@ -19,9 +19,9 @@ struct LeaderElectionConfig {
   std::string namespace_;
   std::string name;      // the Lease object
   std::string identity;  // this replica, e.g. the pod name
-  std::chrono::seconds leaseDuration{15};
-  std::chrono::seconds renewDeadline{10};
-  std::chrono::seconds retryPeriod{2};
+  std::chrono::milliseconds leaseDuration{15000};
+  std::chrono::milliseconds renewDeadline{10000};
+  std::chrono::milliseconds retryPeriod{2000};
 };
 
 /**
