@@ -22,9 +22,9 @@ inline constexpr char kAlreadyExists[] = "AlreadyExists";  // 409 on create, ter
 inline constexpr char kConflict[] = "Conflict";
 /** 410: the resourceVersion is too old (watch) or the continue token expired. Relist. */
 inline constexpr char kGone[] = "Gone";
-inline constexpr char kInvalid[] = "Invalid";                  // 422, terminal
-inline constexpr char kTooManyRequests[] = "TooManyRequests";  // 429 after retries, transient
-inline constexpr char kServerError[] = "ServerError";          // 5xx after retries, transient
+inline constexpr char kInvalid[] = "Invalid";                    // 422, terminal
+inline constexpr char kTooManyRequests[] = "TooManyRequests";    // 429 after retries, transient
+inline constexpr char kServerError[] = "ServerError";            // 5xx after retries, transient
 inline constexpr char kUnexpectedStatus[] = "UnexpectedStatus";  // anything else, terminal
 
 // Failures on our side of the wire.
@@ -33,7 +33,7 @@ inline constexpr char kTlsVerificationFailed[] = "TlsVerificationFailed";  // te
 inline constexpr char kTlsConfigInvalid[] = "TlsConfigInvalid";            // bad PEM, terminal
 inline constexpr char kConfigInvalid[] = "KubeConfigInvalid";              // terminal
 inline constexpr char kTokenUnavailable[] = "TokenUnavailable";            // transient
-inline constexpr char kBadResponse[] = "BadResponse";  // unparseable body, transient
+inline constexpr char kBadResponse[] = "BadResponse";        // unparseable body, transient
 inline constexpr char kRequestTimeout[] = "RequestTimeout";  // transient
 inline constexpr char kCancelled[] = "Cancelled";
 inline constexpr char kExecFailed[] = "ExecFailed";  // a Failure Status on the exec stream

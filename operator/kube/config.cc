@@ -81,8 +81,8 @@ bool explicitlyTrue(const YAML::Node& node, const char* key) {
   return YAML::convert<bool>::decode(value, flag) && flag;
 }
 
-core::Status mergeFile(std::string_view yaml, const std::string& baseDir,
-                       const std::string& label, Merged& merged) {
+core::Status mergeFile(std::string_view yaml, const std::string& baseDir, const std::string& label,
+                       Merged& merged) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml));
@@ -160,8 +160,7 @@ core::Result<std::string> inlineOrFile(const Entry& entry, const std::string& ke
 
 core::Result<ClusterConfig> buildConfig(const Merged& merged, const KubeconfigOptions& options,
                                         const FileReader& readFile, const ClockPtr& clock) {
-  const std::string contextName =
-      options.context.empty() ? merged.currentContext : options.context;
+  const std::string contextName = options.context.empty() ? merged.currentContext : options.context;
   if (contextName.empty()) {
     return configError("kubeconfig " + merged.files +
                        " has no current-context; choose one with --context (available: " +
@@ -169,8 +168,8 @@ core::Result<ClusterConfig> buildConfig(const Merged& merged, const KubeconfigOp
   }
   auto context = merged.contexts.find(contextName);
   if (context == merged.contexts.end()) {
-    return configError("context \"" + contextName + "\" not found in kubeconfig " +
-                       merged.files + " (available: " + names(merged.contexts) + ")");
+    return configError("context \"" + contextName + "\" not found in kubeconfig " + merged.files +
+                       " (available: " + names(merged.contexts) + ")");
   }
   const std::string clusterName = scalar(context->second.body, "cluster");
   const std::string userName = scalar(context->second.body, "user");
@@ -216,8 +215,9 @@ core::Result<ClusterConfig> buildConfig(const Merged& merged, const KubeconfigOp
       return key.error();
     }
     if (cert->empty() != key->empty()) {
-      return configError(userWhat + " has a client certificate without a key or a key without "
-                                    "a certificate");
+      return configError(userWhat +
+                         " has a client certificate without a key or a key without "
+                         "a certificate");
     }
     config.clientCertPem = std::move(cert.value());
     config.clientKeyPem = std::move(key.value());
@@ -225,8 +225,8 @@ core::Result<ClusterConfig> buildConfig(const Merged& merged, const KubeconfigOp
     const std::string tokenFile = scalar(user->second.body, "tokenFile");
     const std::string token = scalar(user->second.body, "token");
     if (!tokenFile.empty()) {
-      auto source = std::make_shared<FileTokenSource>(
-          resolvePath(user->second.baseDir, tokenFile), options.tokenRefresh, clock, readFile);
+      auto source = std::make_shared<FileTokenSource>(resolvePath(user->second.baseDir, tokenFile),
+                                                      options.tokenRefresh, clock, readFile);
       if (auto first = source->token(); !first) {
         return configError(userWhat + ": " + first.error().message);
       }
@@ -284,8 +284,8 @@ EnvLookup defaultEnvLookup() {
   };
 }
 
-FileTokenSource::FileTokenSource(std::string path, std::chrono::milliseconds period,
-                                 ClockPtr clock, FileReader readFile)
+FileTokenSource::FileTokenSource(std::string path, std::chrono::milliseconds period, ClockPtr clock,
+                                 FileReader readFile)
     : path_(std::move(path)),
       period_(period),
       clock_(clock ? std::move(clock) : systemClock()),
@@ -303,9 +303,8 @@ core::Result<std::string> FileTokenSource::token() {
       // A rotation in progress; the token we have is still the best guess.
       return cached_;
     }
-    return core::Error::retryable(kTokenUnavailable,
-                                  "cannot read token file " + path_ + ": " +
-                                      content.error().message);
+    return core::Error::retryable(
+        kTokenUnavailable, "cannot read token file " + path_ + ": " + content.error().message);
   }
   std::string token = trimmed(content.value());
   if (token.empty()) {
@@ -345,8 +344,8 @@ core::Result<ClusterConfig> loadInClusterConfig(const InClusterOptions& options)
   const std::string dir = options.serviceAccountDir;
   auto ca = readFile(dir + "/ca.crt");
   if (!ca) {
-    return configError("cannot read the service account CA " + dir + "/ca.crt: " +
-                       ca.error().message);
+    return configError("cannot read the service account CA " + dir +
+                       "/ca.crt: " + ca.error().message);
   }
   config.caPem = std::move(ca.value());
   auto source =

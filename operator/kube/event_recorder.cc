@@ -101,14 +101,14 @@ core::Status EventRecorder::record(const EventSpec& spec) {
 
 core::Status EventRecorder::normal(const nlohmann::json& regarding, std::string reason,
                                    std::string action, std::string note) {
-  return record(EventSpec{regarding, kEventNormal, std::move(reason), std::move(action),
-                          std::move(note)});
+  return record(
+      EventSpec{regarding, kEventNormal, std::move(reason), std::move(action), std::move(note)});
 }
 
 core::Status EventRecorder::warning(const nlohmann::json& regarding, std::string reason,
                                     std::string action, std::string note) {
-  return record(EventSpec{regarding, kEventWarning, std::move(reason), std::move(action),
-                          std::move(note)});
+  return record(
+      EventSpec{regarding, kEventWarning, std::move(reason), std::move(action), std::move(note)});
 }
 
 }  // namespace alembic_sidecar::kube

@@ -155,8 +155,8 @@ class WebSocketDialer final : public ExecDialer {
       });
       auto connected = client->connect(web::uri(utility::conversions::to_string_t(url)));
       if (connected.wait() != pplx::completed) {
-        return core::Error::retryable(kConnectionFailed, "exec connection to " + server_ +
-                                                             " was cancelled");
+        return core::Error::retryable(kConnectionFailed,
+                                      "exec connection to " + server_ + " was cancelled");
       }
       connected.get();
       (void)timeout;  // websocketpp bounds the opening handshake itself
@@ -166,10 +166,10 @@ class WebSocketDialer final : public ExecDialer {
       const std::string failure = tls_->lastVerifyFailure();
       const std::string what = e.what();
       if (!failure.empty() && what.find("TLS") != std::string::npos) {
-        return core::Error::terminal(
-            kTlsVerificationFailed,
-            "the certificate of the API server " + server_ +
-                " could not be verified against the configured CA (" + failure + ")");
+        return core::Error::terminal(kTlsVerificationFailed,
+                                     "the certificate of the API server " + server_ +
+                                         " could not be verified against the configured CA (" +
+                                         failure + ")");
       }
       return core::Error::retryable(kConnectionFailed,
                                     "cannot open the exec stream to " + server_ + ": " + what);
@@ -184,8 +184,8 @@ class WebSocketDialer final : public ExecDialer {
 }  // namespace
 
 std::string execTarget(const ExecRequest& request) {
-  std::string target = "/api/v1/namespaces/" + core::percentEncode(request.namespace_) +
-                       "/pods/" + core::percentEncode(request.pod) + "/exec?";
+  std::string target = "/api/v1/namespaces/" + core::percentEncode(request.namespace_) + "/pods/" +
+                       core::percentEncode(request.pod) + "/exec?";
   std::string params;
   for (const auto& arg : request.command) {
     params += (params.empty() ? "" : "&") + query("command", arg);
@@ -222,13 +222,13 @@ core::Result<int> exitCodeFromStatus(const nlohmann::json& status, const std::st
         }
       }
     }
-    return core::Error::retryable(kBadResponse, "exec in " + where +
-                                                    ": NonZeroExitCode without an exit code: " +
-                                                    parsed->message);
+    return core::Error::retryable(
+        kBadResponse,
+        "exec in " + where + ": NonZeroExitCode without an exit code: " + parsed->message);
   }
   return core::Error::terminal(
-      kExecFailed, "exec in " + where + " failed: " +
-                       (parsed->message.empty() ? parsed->reason : parsed->message));
+      kExecFailed, "exec in " + where +
+                       " failed: " + (parsed->message.empty() ? parsed->reason : parsed->message));
 }
 
 core::Result<ExecResult> runExecSession(ExecConnection& connection, const ExecRequest& request,

@@ -164,9 +164,9 @@ core::Error ExecWorkspace::fileError(const std::string& op, const std::string& p
                                   op + " " + path + " in " + describe() + " timed out");
   }
   const auto message = launcherMessage(result.err);
-  const std::string text = op + " " + path + " in " + describe() + ": " +
-                           (message ? *message : "exit code " + std::to_string(result.exitCode) +
-                                                     " " + result.err);
+  const std::string text =
+      op + " " + path + " in " + describe() + ": " +
+      (message ? *message : "exit code " + std::to_string(result.exitCode) + " " + result.err);
   if (result.exitCode == kLauncherNotFound && message) {
     return core::Error::terminal(kNotFound, text);
   }
@@ -217,8 +217,8 @@ core::Result<workspace::CommandOutput> ExecWorkspace::run(const workspace::Comma
 }
 
 core::Result<std::string> ExecWorkspace::readFile(const std::string& path) {
-  auto result = launch({{"op", "read"}, {"root", target_.workingDir}, {"path", path}},
-                       options_.fileTimeout);
+  auto result =
+      launch({{"op", "read"}, {"root", target_.workingDir}, {"path", path}}, options_.fileTimeout);
   if (!result) {
     return result.error();
   }
@@ -229,8 +229,8 @@ core::Result<std::string> ExecWorkspace::readFile(const std::string& path) {
 }
 
 core::Result<std::vector<workspace::DirEntry>> ExecWorkspace::listDir(const std::string& path) {
-  auto result = launch({{"op", "list"}, {"root", target_.workingDir}, {"path", path}},
-                       options_.fileTimeout);
+  auto result =
+      launch({{"op", "list"}, {"root", target_.workingDir}, {"path", path}}, options_.fileTimeout);
   if (!result) {
     return result.error();
   }

@@ -41,8 +41,7 @@ struct ExecWorkspaceOptions {
  */
 class ExecWorkspace final : public workspace::Workspace {
  public:
-  ExecWorkspace(std::shared_ptr<KubeApi> api, ExecTarget target,
-                ExecWorkspaceOptions options = {});
+  ExecWorkspace(std::shared_ptr<KubeApi> api, ExecTarget target, ExecWorkspaceOptions options = {});
 
   core::Result<workspace::CommandOutput> run(const workspace::Command& cmd) override;
   core::Result<std::string> readFile(const std::string& path) override;
@@ -53,8 +52,7 @@ class ExecWorkspace final : public workspace::Workspace {
   std::string describe() const override;
 
  private:
-  core::Result<ExecResult> launch(const nlohmann::json& request,
-                                  std::chrono::milliseconds timeout);
+  core::Result<ExecResult> launch(const nlohmann::json& request, std::chrono::milliseconds timeout);
   core::Error fileError(const std::string& op, const std::string& path,
                         const ExecResult& result) const;
 

@@ -41,14 +41,13 @@ core::Error connectionError(const std::exception& e, const std::string& server,
   if (what.find("SSL") != std::string::npos || what.find("handshake") != std::string::npos) {
     const std::string failure = tls.lastVerifyFailure();
     if (!failure.empty()) {
-      return core::Error::terminal(
-          kTlsVerificationFailed,
-          "the certificate of the API server " + server +
-              " could not be verified against the configured CA (" + failure + ")");
+      return core::Error::terminal(kTlsVerificationFailed,
+                                   "the certificate of the API server " + server +
+                                       " could not be verified against the configured CA (" +
+                                       failure + ")");
     }
-    return core::Error::retryable(kConnectionFailed,
-                                  "TLS handshake with the API server " + server +
-                                      " failed: " + what);
+    return core::Error::retryable(
+        kConnectionFailed, "TLS handshake with the API server " + server + " failed: " + what);
   }
   return core::Error::retryable(kConnectionFailed,
                                 "cannot reach the API server " + server + ": " + what);
@@ -143,8 +142,7 @@ class CppRestBodyStream final : public HttpBodyStream {
 
 class CppRestTransport final : public HttpTransport {
  public:
-  CppRestTransport(std::string server, std::shared_ptr<const TlsContext> tls,
-                   std::string userAgent)
+  CppRestTransport(std::string server, std::shared_ptr<const TlsContext> tls, std::string userAgent)
       : server_(std::move(server)), tls_(std::move(tls)), userAgent_(std::move(userAgent)) {}
 
   core::Result<HttpResponse> send(const HttpRequest& request,
@@ -166,8 +164,7 @@ class CppRestTransport final : public HttpTransport {
       auto client = clientFor(request.timeout);
       pplx::cancellation_token_source cancel;
       auto response =
-          client->request(buildRequest(request, bearerToken, userAgent_), cancel.get_token())
-              .get();
+          client->request(buildRequest(request, bearerToken, userAgent_), cancel.get_token()).get();
       StreamingResponse out;
       out.head = headOf(response);
       if (out.head.status < 200 || out.head.status > 299) {

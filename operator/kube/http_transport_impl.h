@@ -18,7 +18,6 @@ core::Result<std::shared_ptr<const TlsContext>> makeTlsContext(const ClusterConf
 
 /** The cpprestsdk-backed transport to config.server. */
 core::Result<std::shared_ptr<HttpTransport>> makeHttpTransport(
-    const ClusterConfig& config, std::shared_ptr<const TlsContext> tls,
-    std::string userAgent);
+    const ClusterConfig& config, std::shared_ptr<const TlsContext> tls, std::string userAgent);
 
 }  // namespace alembic_sidecar::kube

@@ -165,8 +165,8 @@ void Informer::watchOnce() {
       return;
     }
     ++counters_.errors;
-    spdlog::warn("Informer watch refused resource={} reason={} error={}",
-                 collection_.describe(), opened.error().reason, opened.error().message);
+    spdlog::warn("Informer watch refused resource={} reason={} error={}", collection_.describe(),
+                 opened.error().reason, opened.error().message);
   }
   if (!opened) {
     backoffAfterFailure();
@@ -187,8 +187,8 @@ void Informer::watchOnce() {
     auto next = stream->next();
     if (!next) {
       if (!stopping_.fired()) {
-        spdlog::info("Informer watch broke resource={} reason={} error={}",
-                     collection_.describe(), next.error().reason, next.error().message);
+        spdlog::info("Informer watch broke resource={} reason={} error={}", collection_.describe(),
+                     next.error().reason, next.error().message);
         failed = true;
       }
       break;

@@ -38,7 +38,7 @@ struct InformerOptions {
 /** For metrics. */
 struct InformerCounters {
   uint64_t lists = 0;     // successful lists, the first one included
-  uint64_t relists = 0;   // lists after the first (410 Gone, or a failed first attempt)
+  uint64_t relists = 0;   // lists after the first successful one (after a 410 Gone)
   uint64_t restarts = 0;  // watches re-opened after one ended or broke
   uint64_t errors = 0;    // failed lists, refused or broken watches, ERROR events
   uint64_t events = 0;    // events delivered to the handler

@@ -36,8 +36,8 @@ struct ClientOptions {
 class KubeClient final : public KubeApi {
  public:
   /** The production client: cpprestsdk transport and WebSocket dialer for `config`. */
-  static core::Result<std::shared_ptr<KubeClient>> create(const ClusterConfig& config,
-                                                          ClientOptions options = {});
+  static core::Result<std::shared_ptr<KubeClient>> fromConfig(const ClusterConfig& config,
+                                                              ClientOptions options = {});
 
   KubeClient(ClusterConfig config, std::shared_ptr<HttpTransport> transport,
              std::shared_ptr<ExecDialer> dialer, ClientOptions options, ClockPtr clock,

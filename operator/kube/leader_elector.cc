@@ -11,8 +11,8 @@ namespace {
 
 /** The fields that change on every renewal; a change in them means the holder is alive. */
 bool sameRecord(const nlohmann::json& a, const nlohmann::json& b) {
-  for (const char* key : {"holderIdentity", "renewTime", "acquireTime", "leaseTransitions",
-                          "leaseDurationSeconds"}) {
+  for (const char* key :
+       {"holderIdentity", "renewTime", "acquireTime", "leaseTransitions", "leaseDurationSeconds"}) {
     if (a.value(key, nlohmann::json()) != b.value(key, nlohmann::json())) {
       return false;
     }
@@ -57,10 +57,10 @@ core::Result<bool> LeaderElector::tryAcquireOrRenew() {
     if (!isNotFound(current.error())) {
       return current.error();
     }
-    nlohmann::json lease = {{"apiVersion", "coordination.k8s.io/v1"},
-                            {"kind", "Lease"},
-                            {"metadata", {{"name", config_.name},
-                                          {"namespace", config_.namespace_}}}};
+    nlohmann::json lease = {
+        {"apiVersion", "coordination.k8s.io/v1"},
+        {"kind", "Lease"},
+        {"metadata", {{"name", config_.name}, {"namespace", config_.namespace_}}}};
     lease["spec"] = leaseSpec(nlohmann::json::object(), false, 0);
     auto created = api_->create(ref, lease);
     if (!created) {
@@ -80,10 +80,9 @@ core::Result<bool> LeaderElector::tryAcquireOrRenew() {
 
   const nlohmann::json spec = current->value("spec", nlohmann::json::object());
   observe(spec);
-  const std::string holder =
-      spec.contains("holderIdentity") && spec["holderIdentity"].is_string()
-          ? spec["holderIdentity"].get<std::string>()
-          : std::string();
+  const std::string holder = spec.contains("holderIdentity") && spec["holderIdentity"].is_string()
+                                 ? spec["holderIdentity"].get<std::string>()
+                                 : std::string();
   const auto duration =
       spec.contains("leaseDurationSeconds") && spec["leaseDurationSeconds"].is_number_integer()
           ? std::chrono::milliseconds(std::chrono::seconds(spec["leaseDurationSeconds"].get<int>()))
@@ -141,8 +140,8 @@ core::Status LeaderElector::release() {
   if (!written) {
     return written.error();
   }
-  spdlog::info("Leader election released lease={}/{} identity={}", config_.namespace_,
-               config_.name, config_.identity);
+  spdlog::info("Leader election released lease={}/{} identity={}", config_.namespace_, config_.name,
+               config_.identity);
   return {};
 }
 
@@ -176,8 +175,8 @@ void LeaderElector::run(const std::function<void()>& onStartedLeading,
       continue;
     }
     if (clock_->now() - lastRenew >= config_.renewDeadline) {
-      spdlog::warn("Leader election lost lease={}/{} identity={}", config_.namespace_,
-                   config_.name, config_.identity);
+      spdlog::warn("Leader election lost lease={}/{} identity={}", config_.namespace_, config_.name,
+                   config_.identity);
       {
         std::lock_guard lock(mutex_);
         leader_ = false;

@@ -50,8 +50,8 @@ core::Result<nlohmann::json> buildOwnedConfigMap(const std::string& name,
 core::Result<nlohmann::json> createOrReplaceConfigMap(KubeApi& api,
                                                       const nlohmann::json& configMap) {
   const auto metadata = configMap.value("metadata", nlohmann::json::object());
-  const ResourceRef ref =
-      resources::configMaps(metadata.value("namespace", "default")).named(metadata.value("name", ""));
+  const ResourceRef ref = resources::configMaps(metadata.value("namespace", "default"))
+                              .named(metadata.value("name", ""));
   auto created = api.create(ref, configMap);
   if (created || !isAlreadyExists(created.error())) {
     return created;

@@ -17,11 +17,10 @@ namespace alembic_sidecar::kube {
 core::Result<nlohmann::json> ownerReferenceFor(const nlohmann::json& owner);
 
 /** A v1 ConfigMap in the owner's namespace, owned by `owner`, holding `data`. */
-core::Result<nlohmann::json> buildOwnedConfigMap(const std::string& name,
-                                                 const nlohmann::json& owner,
-                                                 const std::map<std::string, std::string>& data,
-                                                 const std::map<std::string, std::string>& labels =
-                                                     {});
+core::Result<nlohmann::json> buildOwnedConfigMap(
+    const std::string& name, const nlohmann::json& owner,
+    const std::map<std::string, std::string>& data,
+    const std::map<std::string, std::string>& labels = {});
 
 /**
  * Creates the ConfigMap, or when it exists replaces its data, labels and owner references

@@ -39,8 +39,8 @@ inline ResourceRef cnpgClusters(std::string ns) {
 }
 /** Crunchy Data PGO clusters. */
 inline ResourceRef crunchyPostgresClusters(std::string ns) {
-  return {"postgres-operator.crunchydata.com", "v1beta1", "postgresclusters", std::move(ns), "",
-          ""};
+  return {
+      "postgres-operator.crunchydata.com", "v1beta1", "postgresclusters", std::move(ns), "", ""};
 }
 /** Zalando postgres-operator clusters. */
 inline ResourceRef zalandoPostgresqls(std::string ns) {

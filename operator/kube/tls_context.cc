@@ -106,7 +106,12 @@ namespace {
  */
 int verifyAndRecord(X509_STORE_CTX* storeCtx, void* arg) {
   const int ok = X509_verify_cert(storeCtx);
-  if (ok <= 0 && arg != nullptr) {
+  if (arg == nullptr) {
+    return ok;
+  }
+  if (ok > 0) {
+    static_cast<const TlsContext::Impl*>(arg)->recordFailure("");
+  } else {
     const int code = X509_STORE_CTX_get_error(storeCtx);
     std::string reason = code == X509_V_OK ? "certificate rejected by the host name check"
                                            : X509_verify_cert_error_string(code);

@@ -58,10 +58,10 @@ core::Result<std::unique_ptr<KubeTestServer>> KubeTestServer::start(const Option
   const std::string stdoutFile = dir + "/stdout.log";
   server->logFile_ = dir + "/server.log";
 
-  std::vector<std::string> args = {kPython,
-                                   std::string(ALEMBIC_SIDECAR_SOURCE_DIR) +
-                                       "/tests/kube_api_server/server.py",
-                                   "--state-dir", stateDir, "--port", "0"};
+  std::vector<std::string> args = {
+      kPython,       std::string(ALEMBIC_SIDECAR_SOURCE_DIR) + "/tests/kube_api_server/server.py",
+      "--state-dir", stateDir,
+      "--port",      "0"};
   if (!options.execRoot.empty()) {
     args.insert(args.end(), {"--exec-root", options.execRoot});
   }
@@ -146,10 +146,9 @@ core::Result<std::unique_ptr<KubeTestServer>> KubeTestServer::start(const Option
   kube::ClientOptions clientOptions;
   clientOptions.retry.attempts = 2;
   clientOptions.retry.base = std::chrono::milliseconds(50);
-  auto admin = kube::KubeClient::create(server->adminConfig(), clientOptions);
+  auto admin = kube::KubeClient::fromConfig(server->adminConfig(), clientOptions);
   if (!admin) {
-    return startError("cannot build the admin client: " + admin.error().message,
-                      server->logFile_);
+    return startError("cannot build the admin client: " + admin.error().message, server->logFile_);
   }
   server->admin_ = std::move(admin.value());
   return server;
@@ -209,8 +208,8 @@ core::Result<nlohmann::json> KubeTestServer::control(const std::string& method,
 
 core::Status KubeTestServer::addToken(const std::string& token, const std::string& user,
                                       const nlohmann::json& rules) {
-  auto result = control("POST", "/_test/tokens",
-                        {{"token", token}, {"user", user}, {"rules", rules}});
+  auto result =
+      control("POST", "/_test/tokens", {{"token", token}, {"user", user}, {"rules", rules}});
   return result ? core::Status() : core::Status(result.error());
 }
 

@@ -25,7 +25,7 @@ class KubeTestServer {
     std::vector<std::string> crdFiles;
     /** Where pods/exec commands run (unless the pod has the workdir annotation). */
     std::string execRoot;
-    int compactionWindow = 0;       // 0: the server's default
+    int compactionWindow = 0;            // 0: the server's default
     double bookmarkIntervalSeconds = 0;  // 0: the server's default
     std::vector<std::string> extraArgs;
   };

@@ -39,7 +39,7 @@ ClientOptions quickRetries(int attempts = 4) {
 
 std::shared_ptr<KubeClient> clientFor(const ClusterConfig& config,
                                       ClientOptions options = quickRetries()) {
-  auto client = KubeClient::create(config, std::move(options));
+  auto client = KubeClient::fromConfig(config, std::move(options));
   EXPECT_TRUE(client) << client.error().message;
   return client ? client.value() : nullptr;
 }
@@ -91,15 +91,15 @@ TEST_F(Client, StatusWriteWithAStaleResourceVersionGetsTheConflictError) {
   const std::string staleRv = resourceVersionOf(*created);
   const auto status = runs.named("r1").withSubresource("status");
 
-  auto claimed = client->mergePatch(status, {{"metadata", {{"resourceVersion", staleRv}}},
-                                             {"status", {{"phase", "Running"}}}});
+  auto claimed = client->mergePatch(
+      status, {{"metadata", {{"resourceVersion", staleRv}}}, {"status", {{"phase", "Running"}}}});
   ASSERT_TRUE(claimed) << claimed.error().message;
   EXPECT_EQ((*claimed)["status"]["phase"], "Running");
   EXPECT_EQ((*claimed)["metadata"]["generation"], (*created)["metadata"]["generation"]);
 
   // A second replica still holding the old resourceVersion loses.
-  auto second = client->mergePatch(status, {{"metadata", {{"resourceVersion", staleRv}}},
-                                            {"status", {{"phase", "Running"}}}});
+  auto second = client->mergePatch(
+      status, {{"metadata", {{"resourceVersion", staleRv}}}, {"status", {{"phase", "Running"}}}});
   ASSERT_FALSE(second);
   EXPECT_EQ(second.error().reason, kConflict);
   EXPECT_TRUE(second.error().transient());
@@ -108,10 +108,9 @@ TEST_F(Client, StatusWriteWithAStaleResourceVersionGetsTheConflictError) {
 }
 
 TEST_F(Client, StatusMessagesReachTheCallerFor401_403_404_422) {
-  ASSERT_TRUE(server()->addToken("reader-token-0123456789", "reader",
-                                 {{{"apiGroups", {""}},
-                                   {"resources", {"configmaps"}},
-                                   {"verbs", {"get", "list"}}}}));
+  ASSERT_TRUE(server()->addToken(
+      "reader-token-0123456789", "reader",
+      {{{"apiGroups", {""}}, {"resources", {"configmaps"}}, {"verbs", {"get", "list"}}}}));
   auto reader = clientFor(server()->configWithToken("reader-token-0123456789"));
   auto stranger = clientFor(server()->configWithToken("unknown-token-0123456789"));
   auto admin = server()->adminClient();
@@ -151,11 +150,10 @@ TEST_F(Client, StatusMessagesReachTheCallerFor401_403_404_422) {
 TEST_F(Client, TooManyRequestsIsRetriedAfterRetryAfter) {
   auto client = clientFor(server()->adminConfig());
   ASSERT_TRUE(client->create(resources::configMaps("default"), configMap("a")));
-  ASSERT_TRUE(server()->addFaults(
-      {{{"match", {{"method", "GET"}, {"path", "/configmaps/a$"}}},
-        {"status", 429},
-        {"retryAfter", 1},
-        {"times", 1}}}));
+  ASSERT_TRUE(server()->addFaults({{{"match", {{"method", "GET"}, {"path", "/configmaps/a$"}}},
+                                    {"status", 429},
+                                    {"retryAfter", 1},
+                                    {"times", 1}}}));
   ASSERT_TRUE(server()->clearRequests());
   const auto start = std::chrono::steady_clock::now();
   auto got = client->get(resources::configMaps("default").named("a"));
@@ -171,8 +169,9 @@ TEST_F(Client, TooManyRequestsIsRetriedAfterRetryAfter) {
 
 TEST_F(Client, ServerErrorsAreRetriedUntilTheServerRecovers) {
   auto client = clientFor(server()->adminConfig());
-  ASSERT_TRUE(server()->addFaults(
-      {{{"match", {{"method", "POST"}, {"path", "/configmaps$"}}}, {"status", 500}, {"times", 2}}}));
+  ASSERT_TRUE(server()->addFaults({{{"match", {{"method", "POST"}, {"path", "/configmaps$"}}},
+                                    {"status", 500},
+                                    {"times", 2}}}));
   auto created = client->create(resources::configMaps("default"), configMap("after-500"));
   ASSERT_TRUE(created) << created.error().message;
   auto log = server()->requests();
@@ -186,8 +185,9 @@ TEST_F(Client, ServerErrorsAreRetriedUntilTheServerRecovers) {
 
 TEST_F(Client, PersistentServerErrorsEndInATransientError) {
   auto client = clientFor(server()->adminConfig(), quickRetries(3));
-  ASSERT_TRUE(server()->addFaults(
-      {{{"match", {{"method", "GET"}, {"path", "/configmaps/x$"}}}, {"status", 503}, {"times", 10}}}));
+  ASSERT_TRUE(server()->addFaults({{{"match", {{"method", "GET"}, {"path", "/configmaps/x$"}}},
+                                    {"status", 503},
+                                    {"times", 10}}}));
   auto got = client->get(resources::configMaps("default").named("x"));
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().reason, kServerError);
@@ -263,8 +263,7 @@ TEST_F(Client, KubeconfigWithClientCertificateWorks) {
 TEST_F(Client, RotatedTokenFileIsPickedUpWithoutRestart) {
   const std::string dir = server()->scratchDir() + "/rotating";
   std::filesystem::create_directories(dir);
-  const nlohmann::json allRights = {
-      {{"apiGroups", {"*"}}, {"resources", {"*"}}, {"verbs", {"*"}}}};
+  const nlohmann::json allRights = {{{"apiGroups", {"*"}}, {"resources", {"*"}}, {"verbs", {"*"}}}};
   ASSERT_TRUE(server()->addToken("rotation-token-one-0123456789", "sa-one", allRights));
   writeTextFile(dir + "/token", "rotation-token-one-0123456789\n");
   writeTextFile(dir + "/ca.crt", readTextFile(server()->caFile()));

@@ -68,8 +68,8 @@ TEST_F(Coordination, ConcurrentCandidatesNeverBothWin) {
     ASSERT_TRUE(server()->reset());
     std::vector<std::unique_ptr<LeaderElector>> electors;
     for (int i = 0; i < 4; ++i) {
-      electors.push_back(std::make_unique<LeaderElector>(
-          server()->adminClient(), leaseConfig("pod-" + std::to_string(i))));
+      electors.push_back(std::make_unique<LeaderElector>(server()->adminClient(),
+                                                         leaseConfig("pod-" + std::to_string(i))));
     }
     std::atomic<int> winners{0};
     std::vector<std::thread> threads;

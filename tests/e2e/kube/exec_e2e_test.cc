@@ -44,8 +44,7 @@ class Exec : public ServerSuite {
         {"apiVersion", "v1"},
         {"kind", "Pod"},
         {"metadata",
-         {{"name", kPod},
-          {"annotations", {{"kube-api-server.test/workdir", workdir_}}}}},
+         {{"name", kPod}, {"annotations", {{"kube-api-server.test/workdir", workdir_}}}}},
         {"spec",
          {{"containers",
            {{{"name", "app"},
@@ -68,8 +67,8 @@ class Exec : public ServerSuite {
   ExecWorkspace workspace(std::shared_ptr<KubeApi> api = nullptr) {
     ExecWorkspaceOptions options;
     options.python = kPython;
-    return ExecWorkspace(api ? api : server()->adminClient(),
-                         {"default", kPod, "app", workdir_}, options);
+    return ExecWorkspace(api ? api : server()->adminClient(), {"default", kPod, "app", workdir_},
+                         options);
   }
 
   std::string workdir_;
@@ -93,10 +92,10 @@ TEST_F(Exec, SuccessIsExitCodeZero) {
 
 TEST_F(Exec, OutputIsBinarySafeAndLargerThanOneMebibyte) {
   // 3 MiB of every byte value on stdout, and all 256 values on stderr.
-  auto result = server()->adminClient()->exec(request(
-      {kPython, "-c",
-       "import sys; sys.stdout.buffer.write(bytes(range(256)) * 12288); "
-       "sys.stderr.buffer.write(bytes(range(256)))"}));
+  auto result = server()->adminClient()->exec(
+      request({kPython, "-c",
+               "import sys; sys.stdout.buffer.write(bytes(range(256)) * 12288); "
+               "sys.stderr.buffer.write(bytes(range(256)))"}));
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(result->exitCode, 0);
   ASSERT_EQ(result->out.size(), 3u * 1024 * 1024);
@@ -106,9 +105,9 @@ TEST_F(Exec, OutputIsBinarySafeAndLargerThanOneMebibyte) {
 
 TEST_F(Exec, WorksWhenTheServerOnlyAcceptsV4) {
   ASSERT_TRUE(server()->setExecProtocols({kExecProtocolV4}));
-  auto result = server()->adminClient()->exec(request(
-      {kPython, "-c",
-       "import sys; sys.stdout.buffer.write(bytes(range(256)) * 4096); sys.exit(3)"}));
+  auto result = server()->adminClient()->exec(
+      request({kPython, "-c",
+               "import sys; sys.stdout.buffer.write(bytes(range(256)) * 4096); sys.exit(3)"}));
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(result->exitCode, 3);
   EXPECT_TRUE(result->out == allBytes(4096));
@@ -142,9 +141,10 @@ TEST_F(Exec, MissingExecutableIsAnErrorWithTheRuntimeMessage) {
 }
 
 TEST_F(Exec, ForbiddenWithoutTheExecPermissionAndTheMessageSaysWhy) {
-  ASSERT_TRUE(server()->addToken("no-exec-token-0123456789", "viewer",
-                                 {{{"apiGroups", {""}}, {"resources", {"pods"}}, {"verbs", {"get"}}}}));
-  auto client = KubeClient::create(server()->configWithToken("no-exec-token-0123456789"));
+  ASSERT_TRUE(
+      server()->addToken("no-exec-token-0123456789", "viewer",
+                         {{{"apiGroups", {""}}, {"resources", {"pods"}}, {"verbs", {"get"}}}}));
+  auto client = KubeClient::fromConfig(server()->configWithToken("no-exec-token-0123456789"));
   ASSERT_TRUE(client);
   auto result = (*client)->exec(request({"true"}));
   ASSERT_FALSE(result);
@@ -156,7 +156,7 @@ TEST_F(Exec, TokenWithCreateAndGetOnPodsExecMayExec) {
   ASSERT_TRUE(server()->addToken(
       "exec-only-token-0123456789", "execer",
       {{{"apiGroups", {""}}, {"resources", {"pods/exec"}}, {"verbs", {"create", "get"}}}}));
-  auto client = KubeClient::create(server()->configWithToken("exec-only-token-0123456789"));
+  auto client = KubeClient::fromConfig(server()->configWithToken("exec-only-token-0123456789"));
   ASSERT_TRUE(client);
   auto result = (*client)->exec(request({"echo", "hi"}));
   ASSERT_TRUE(result) << result.error().message;
@@ -166,7 +166,8 @@ TEST_F(Exec, TokenWithCreateAndGetOnPodsExecMayExec) {
 TEST_F(Exec, WorkspaceRunsArgvWithEnvCwdAndExitCode) {
   auto ws = workspace();
   workspace::Command cmd;
-  cmd.argv = {"sh", "-c", "pwd; printf '%s|%s' \"$DB_PASSWORD\" \"$APP_ENV\"; echo oops >&2; exit 4"};
+  cmd.argv = {"sh", "-c",
+              "pwd; printf '%s|%s' \"$DB_PASSWORD\" \"$APP_ENV\"; echo oops >&2; exit 4"};
   cmd.env = {{"DB_PASSWORD", "s3cret-p@ss word"}};
   cmd.cwd = "backend";
   cmd.timeout = seconds(20);

@@ -42,8 +42,8 @@ struct Recorder {
   Informer::EventHandler handler() {
     return [this](EventType type, const nlohmann::json& object) {
       std::lock_guard lock(mutex);
-      events.push_back({toString(type), object["metadata"].value("name", ""),
-                        resourceVersionOf(object)});
+      events.push_back(
+          {toString(type), object["metadata"].value("name", ""), resourceVersionOf(object)});
     };
   }
   std::vector<Event> snapshot() {
@@ -67,7 +67,7 @@ InformerOptions fastInformer() {
 std::shared_ptr<KubeClient> quickClient(const ClusterConfig& config) {
   ClientOptions options;
   options.retry = {milliseconds(50), milliseconds(400), 4, milliseconds(5000)};
-  auto client = KubeClient::create(config, options);
+  auto client = KubeClient::fromConfig(config, options);
   EXPECT_TRUE(client) << client.error().message;
   return client.value();
 }
@@ -120,18 +120,17 @@ TEST_F(Watch, DeliversAnEventWhileTheStreamIsStillOpen) {
 TEST_F(Watch, DeliversEveryEventAcross20DisconnectsAndOne410) {
   auto admin = server()->adminClient();
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(admin->create(resources::configMaps(kNamespace),
-                              configMap("before-" + std::to_string(i))));
+    ASSERT_TRUE(
+        admin->create(resources::configMaps(kNamespace), configMap("before-" + std::to_string(i))));
   }
   // Each of the next 20 watches is cut after one event; the 21st is refused with 410 Gone.
   const std::string path = std::string("^/api/v1/namespaces/") + kNamespace + "/configmaps$";
-  ASSERT_TRUE(server()->addFaults(
-      {{{"match", {{"method", "GET"}, {"path", path}, {"watch", true}}},
-        {"dropWatchAfterEvents", 1},
-        {"times", 20}},
-       {{"match", {{"method", "GET"}, {"path", path}, {"watch", true}}},
-        {"status", 410},
-        {"times", 1}}}));
+  ASSERT_TRUE(server()->addFaults({{{"match", {{"method", "GET"}, {"path", path}, {"watch", true}}},
+                                    {"dropWatchAfterEvents", 1},
+                                    {"times", 20}},
+                                   {{"match", {{"method", "GET"}, {"path", path}, {"watch", true}}},
+                                    {"status", 410},
+                                    {"times", 1}}}));
 
   Recorder recorder;
   Informer informer(quickClient(server()->adminConfig()), resources::configMaps(kNamespace),
@@ -152,8 +151,8 @@ TEST_F(Watch, DeliversEveryEventAcross20DisconnectsAndOne410) {
   ASSERT_TRUE(waitUntil([&] { return informer.counters().relists >= 1; }, seconds(20)))
       << "restarts=" << informer.counters().restarts;
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(admin->create(resources::configMaps(kNamespace),
-                              configMap("after-" + std::to_string(i))));
+    ASSERT_TRUE(
+        admin->create(resources::configMaps(kNamespace), configMap("after-" + std::to_string(i))));
   }
   const auto expected = serverState(*admin);
   ASSERT_EQ(expected.size(), 50u);
@@ -188,16 +187,14 @@ TEST_F(Watch, RelistAfterCompactionDeliversTheDifference) {
   const std::string path = std::string("^/api/v1/namespaces/") + kNamespace + "/configmaps$";
   // The first watch ends after one event; reopening it is held back long enough for the
   // history it needs to be compacted away, so the server answers with an ERROR 410 event.
-  ASSERT_TRUE(server()->addFaults(
-      {{{"match", {{"method", "GET"}, {"path", path}, {"watch", true}}},
-        {"dropWatchAfterEvents", 1},
-        {"times", 1}},
-       {{"match", {{"method", "GET"}, {"path", path}, {"watch", true}}},
-        {"delay", 1.5},
-        {"times", 1}}}));
+  ASSERT_TRUE(server()->addFaults({{{"match", {{"method", "GET"}, {"path", path}, {"watch", true}}},
+                                    {"dropWatchAfterEvents", 1},
+                                    {"times", 1}},
+                                   {{"match", {{"method", "GET"}, {"path", path}, {"watch", true}}},
+                                    {"delay", 1.5},
+                                    {"times", 1}}}));
   Recorder recorder;
-  Informer informer(quickClient(server()->adminConfig()), cms, fastInformer(),
-                    recorder.handler());
+  Informer informer(quickClient(server()->adminConfig()), cms, fastInformer(), recorder.handler());
   informer.start();
   ASSERT_TRUE(informer.waitForSync(seconds(10)));
   ASSERT_TRUE(admin->create(cms, configMap("trigger")));
@@ -236,7 +233,8 @@ TEST_F(Watch, ReconnectsWhenTheServerEndsTheWatch) {
   informer.start();
   ASSERT_TRUE(informer.waitForSync(seconds(10)));
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(admin->create(resources::configMaps(kNamespace), configMap("t" + std::to_string(i))));
+    ASSERT_TRUE(
+        admin->create(resources::configMaps(kNamespace), configMap("t" + std::to_string(i))));
     std::this_thread::sleep_for(milliseconds(1200));
   }
   ASSERT_TRUE(waitUntil([&] { return recorder.count("ADDED") == 3; }));

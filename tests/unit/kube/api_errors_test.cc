@@ -27,20 +27,19 @@ TEST_P(ErrorFromResponse, MapsTheStatusAndCarriesTheApiMessage) {
   EXPECT_NE(error.message.find(std::to_string(c.status)), std::string::npos) << error.message;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Statuses, ErrorFromResponse,
-    ::testing::Values(Case{400, "BadRequest", kBadRequest, false},
-                      Case{401, "Unauthorized", kUnauthorized, false},
-                      Case{403, "Forbidden", kForbidden, false},
-                      Case{404, "NotFound", kNotFound, false},
-                      Case{409, "Conflict", kConflict, true},
-                      Case{409, "AlreadyExists", kAlreadyExists, false},
-                      Case{410, "Expired", kGone, true},
-                      Case{422, "Invalid", kInvalid, false},
-                      Case{429, "TooManyRequests", kTooManyRequests, true},
-                      Case{500, "InternalError", kServerError, true},
-                      Case{503, "ServiceUnavailable", kServerError, true},
-                      Case{418, "", kUnexpectedStatus, false}));
+INSTANTIATE_TEST_SUITE_P(Statuses, ErrorFromResponse,
+                         ::testing::Values(Case{400, "BadRequest", kBadRequest, false},
+                                           Case{401, "Unauthorized", kUnauthorized, false},
+                                           Case{403, "Forbidden", kForbidden, false},
+                                           Case{404, "NotFound", kNotFound, false},
+                                           Case{409, "Conflict", kConflict, true},
+                                           Case{409, "AlreadyExists", kAlreadyExists, false},
+                                           Case{410, "Expired", kGone, true},
+                                           Case{422, "Invalid", kInvalid, false},
+                                           Case{429, "TooManyRequests", kTooManyRequests, true},
+                                           Case{500, "InternalError", kServerError, true},
+                                           Case{503, "ServiceUnavailable", kServerError, true},
+                                           Case{418, "", kUnexpectedStatus, false}));
 
 TEST(ErrorFromResponse, NonStatusBodyIsQuotedButShortened) {
   const std::string body(1000, 'x');

@@ -28,7 +28,8 @@ TEST(JitteredBackoff, JitterStaysInTheUpperHalf) {
 }
 
 TEST(JitteredBackoff, RetryAfterIsHonouredUpToItsCap) {
-  JitteredBackoff backoff({milliseconds(100), milliseconds(1000), 10, seconds(30)}, [] { return 0.0; });
+  JitteredBackoff backoff({milliseconds(100), milliseconds(1000), 10, seconds(30)},
+                          [] { return 0.0; });
   EXPECT_EQ(backoff.retryAfterDelay(seconds(3)), milliseconds(3000));
   EXPECT_EQ(backoff.retryAfterDelay(seconds(300)), milliseconds(30000));
   EXPECT_EQ(backoff.retryAfterDelay(seconds(0)), milliseconds(0));

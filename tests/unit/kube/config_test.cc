@@ -88,7 +88,7 @@ TEST(Kubeconfig, CurrentContextGivesServerCaTokenAndNamespace) {
   auto config = parseKubeconfig(kTwoContexts, "/home/me/.kube", optionsWith(files));
   ASSERT_TRUE(config) << config.error().message;
   EXPECT_EQ(config->server, "https://dev.example:6443");  // trailing slash dropped
-  EXPECT_EQ(config->caPem, "CA-PEM");                      // relative to the kubeconfig
+  EXPECT_EQ(config->caPem, "CA-PEM");                     // relative to the kubeconfig
   EXPECT_EQ(config->namespace_, "apps");
   ASSERT_TRUE(config->token);
   EXPECT_EQ(config->token->token().value(), "dev-token");
@@ -120,8 +120,8 @@ TEST(Kubeconfig, MissingContextIsNamedWithTheAvailableOnes) {
 
 TEST(Kubeconfig, NoCurrentContextAsksForOne) {
   Files files;
-  auto config = parseKubeconfig("clusters: []\ncontexts: []\nusers: []\n", "/x",
-                                optionsWith(files));
+  auto config =
+      parseKubeconfig("clusters: []\ncontexts: []\nusers: []\n", "/x", optionsWith(files));
   ASSERT_FALSE(config);
   EXPECT_NE(config.error().message.find("no current-context"), std::string::npos);
 }
@@ -339,9 +339,9 @@ TEST(InCluster, OutsideAClusterSaysSo) {
 TEST(InCluster, MissingTokenIsAnError) {
   Files files;
   files.content = {{"/sa/ca.crt", "CA"}};
-  auto config = loadInClusterConfig(inClusterWith(
-      files, {{"KUBERNETES_SERVICE_HOST", "h"}, {"KUBERNETES_SERVICE_PORT", "1"}},
-      std::make_shared<FakeClock>()));
+  auto config = loadInClusterConfig(
+      inClusterWith(files, {{"KUBERNETES_SERVICE_HOST", "h"}, {"KUBERNETES_SERVICE_PORT", "1"}},
+                    std::make_shared<FakeClock>()));
   ASSERT_FALSE(config);
   EXPECT_NE(config.error().message.find("token"), std::string::npos);
 }

@@ -11,21 +11,21 @@ using testing::FakeClock;
 using testing::FakeKubeApi;
 
 nlohmann::json migrationRun() {
-  return {{"apiVersion", "alembic.sidecar.dev/v1alpha1"},
-          {"kind", "MigrationRun"},
-          {"metadata",
-           {{"name", "add-email"}, {"namespace", "team"}, {"uid", "u-1"}, {"resourceVersion", "7"}}},
-          {"spec", {{"action", "revision"}}}};
+  return {
+      {"apiVersion", "alembic.sidecar.dev/v1alpha1"},
+      {"kind", "MigrationRun"},
+      {"metadata",
+       {{"name", "add-email"}, {"namespace", "team"}, {"uid", "u-1"}, {"resourceVersion", "7"}}},
+      {"spec", {{"action", "revision"}}}};
 }
 
 TEST(BuildEvent, FillsEveryEventsV1Field) {
   core::Redactor redactor;
   EventRecorderOptions options;
   options.reportingInstance = "app-7d9c-0";
-  const auto now = std::chrono::system_clock::time_point(
-      std::chrono::microseconds(1714557600000000LL + 250));
-  EventSpec spec{migrationRun(), kEventNormal, "RevisionGenerated", "Generate",
-                 "generated 3f2a1b"};
+  const auto now =
+      std::chrono::system_clock::time_point(std::chrono::microseconds(1714557600000000LL + 250));
+  EventSpec spec{migrationRun(), kEventNormal, "RevisionGenerated", "Generate", "generated 3f2a1b"};
   const auto event = buildEvent(spec, options, now, redactor);
   EXPECT_EQ(event["apiVersion"], "events.k8s.io/v1");
   EXPECT_EQ(event["kind"], "Event");

@@ -205,8 +205,7 @@ TEST(KubeClientExec, RefusedUpgradeIsExplainedByTheApiStatus) {
   auto result = client.exec(request());
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().reason, kForbidden);
-  EXPECT_NE(result.error().message.find("cannot create resource \"pods/exec\""),
-            std::string::npos);
+  EXPECT_NE(result.error().message.find("cannot create resource \"pods/exec\""), std::string::npos);
   EXPECT_EQ(transport->sent[0].request.method, "GET");
 }
 

@@ -92,8 +92,8 @@ TEST(ExecWorkspace, NonZeroExitIsReturnedFaithfully) {
 
 TEST(ExecWorkspace, LauncherTimeoutBecomesTimedOut) {
   Harness h;
-  h.answer(kLauncherTimedOut, "partial", std::string("some err\n") + kLauncherMarker +
-                                             "timed out after 90s\n");
+  h.answer(kLauncherTimedOut, "partial",
+           std::string("some err\n") + kLauncherMarker + "timed out after 90s\n");
   auto output = h.workspace.run(command());
   ASSERT_TRUE(output);
   EXPECT_TRUE(output->timedOut);

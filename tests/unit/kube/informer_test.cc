@@ -48,8 +48,8 @@ struct Harness {
     informer = std::make_unique<Informer>(
         api, kRuns, options,
         [this](EventType type, const nlohmann::json& object) {
-          delivered.push_back({toString(type), object["metadata"].value("name", ""),
-                               resourceVersionOf(object)});
+          delivered.push_back(
+              {toString(type), object["metadata"].value("name", ""), resourceVersionOf(object)});
         },
         [this](const std::vector<nlohmann::json>& objects) { resyncs.push_back(objects.size()); },
         clock, [] { return 0.0; });
@@ -87,10 +87,10 @@ TEST(Informer, ListIsPaginated) {
 TEST(Informer, WatchStartsFromTheListAndFollowsEventsAndBookmarks) {
   Harness h;
   h.putRun("a");
-  h.api->watchScripts.push_back(WatchScript{
-      {event("ADDED", run("b", "110")), bookmark("115"), event("MODIFIED", run("a", "120")),
-       event("DELETED", run("b", "121"))},
-      std::nullopt});
+  h.api->watchScripts.push_back(
+      WatchScript{{event("ADDED", run("b", "110")), bookmark("115"),
+                   event("MODIFIED", run("a", "120")), event("DELETED", run("b", "121"))},
+                  std::nullopt});
   h.api->watchScripts.push_back(WatchScript{{bookmark("130")}, std::nullopt});
   h.informer->step();  // list
   h.informer->step();  // first watch, ends cleanly
@@ -109,21 +109,20 @@ TEST(Informer, WatchStartsFromTheListAndFollowsEventsAndBookmarks) {
 TEST(Informer, RepeatedEventsAreNotDeliveredTwice) {
   Harness h;
   h.putRun("a");  // rv 101
-  h.api->watchScripts.push_back(WatchScript{
-      {event("ADDED", run("a", "101")), event("MODIFIED", run("a", "105")),
-       event("MODIFIED", run("a", "105")), event("DELETED", run("zz", "106"))},
-      std::nullopt});
+  h.api->watchScripts.push_back(
+      WatchScript{{event("ADDED", run("a", "101")), event("MODIFIED", run("a", "105")),
+                   event("MODIFIED", run("a", "105")), event("DELETED", run("zz", "106"))},
+                  std::nullopt});
   h.informer->step();
   h.informer->step();
-  EXPECT_EQ(h.delivered,
-            (std::vector<Delivered>{{"ADDED", "a", "101"}, {"MODIFIED", "a", "105"}}));
+  EXPECT_EQ(h.delivered, (std::vector<Delivered>{{"ADDED", "a", "101"}, {"MODIFIED", "a", "105"}}));
 }
 
 TEST(Informer, BrokenStreamReconnectsFromTheLastEventWithBackoff) {
   Harness h;
-  h.api->watchScripts.push_back(WatchScript{
-      {event("ADDED", run("a", "103"))},
-      core::Error::retryable(kConnectionFailed, "connection reset by peer")});
+  h.api->watchScripts.push_back(
+      WatchScript{{event("ADDED", run("a", "103"))},
+                  core::Error::retryable(kConnectionFailed, "connection reset by peer")});
   h.api->watchScripts.push_back(
       WatchScript{{}, core::Error::retryable(kConnectionFailed, "connection reset by peer")});
   h.informer->step();
@@ -143,19 +142,19 @@ TEST(Informer, BrokenStreamReconnectsFromTheLastEventWithBackoff) {
 
 TEST(Informer, GoneErrorEventRelistsAndDeliversOnlyTheDifference) {
   Harness h;
-  h.putRun("keep");     // 101
-  h.putRun("change");   // 102
-  h.putRun("vanish");   // 103
-  h.api->watchScripts.push_back(WatchScript{
-      {event("ERROR", testing::statusBody(410, "Expired", "too old resource version"))},
-      std::nullopt});
+  h.putRun("keep");    // 101
+  h.putRun("change");  // 102
+  h.putRun("vanish");  // 103
+  h.api->watchScripts.push_back(
+      WatchScript{{event("ERROR", testing::statusBody(410, "Expired", "too old resource version"))},
+                  std::nullopt});
   h.informer->step();  // list
   // While the watch was gone: one object changed, one was deleted, one was created.
   h.api->put(kRuns.named("change"), run("change", ""));  // 104
-  h.api->erase(kRuns.named("vanish"));                     // 105
-  h.putRun("fresh");                                       // 106
-  h.informer->step();  // watch: ERROR 410
-  h.informer->step();  // relist
+  h.api->erase(kRuns.named("vanish"));                   // 105
+  h.putRun("fresh");                                     // 106
+  h.informer->step();                                    // watch: ERROR 410
+  h.informer->step();                                    // relist
   EXPECT_EQ(h.delivered, (std::vector<Delivered>{{"ADDED", "change", "102"},
                                                  {"ADDED", "keep", "101"},
                                                  {"ADDED", "vanish", "103"},

@@ -72,9 +72,9 @@ TEST(KubeClient, GetSendsTheBearerTokenAndParsesTheObject) {
 
 TEST(KubeClient, ListEncodesSelectorsAndPagination) {
   Harness h;
-  h.transport->push(jsonResponse(
-      200, {{"metadata", {{"resourceVersion", "42"}, {"continue", "next-page"}}},
-            {"items", {configMap("a", "1"), configMap("b", "2")}}}));
+  h.transport->push(
+      jsonResponse(200, {{"metadata", {{"resourceVersion", "42"}, {"continue", "next-page"}}},
+                         {"items", {configMap("a", "1"), configMap("b", "2")}}}));
   ListOptions options;
   options.labelSelector = "app=web,tier in (a,b)";
   options.fieldSelector = "metadata.name=a";
@@ -96,8 +96,8 @@ TEST(KubeClient, ListAllFollowsContinueToTheEnd) {
                                        {"items", {configMap("a", "1")}}}));
   h.transport->push(jsonResponse(200, {{"metadata", {{"resourceVersion", "9"}, {"continue", "c2"}}},
                                        {"items", {configMap("b", "2")}}}));
-  h.transport->push(jsonResponse(200, {{"metadata", {{"resourceVersion", "9"}}},
-                                       {"items", {configMap("c", "3")}}}));
+  h.transport->push(jsonResponse(
+      200, {{"metadata", {{"resourceVersion", "9"}}}, {"items", {configMap("c", "3")}}}));
   auto all = listAll(*h.client, resources::configMaps("team"), ListOptions{"", "", 1, "", ""});
   ASSERT_TRUE(all) << all.error().message;
   ASSERT_EQ(all->items.size(), 3u);
@@ -116,7 +116,8 @@ TEST(KubeClient, MergePatchOfStatusUsesTheMergePatchContentType) {
   const auto& sent = h.transport->sent[0].request;
   EXPECT_EQ(sent.method, "PATCH");
   EXPECT_EQ(sent.contentType, "application/merge-patch+json");
-  EXPECT_EQ(sent.target, "/apis/alembic.sidecar.dev/v1alpha1/namespaces/team/migrationruns/r/status");
+  EXPECT_EQ(sent.target,
+            "/apis/alembic.sidecar.dev/v1alpha1/namespaces/team/migrationruns/r/status");
   EXPECT_EQ(nlohmann::json::parse(sent.body)["metadata"]["resourceVersion"], "7");
 }
 
@@ -154,8 +155,8 @@ TEST(KubeClient, StaleResourceVersionGivesTheConflictError) {
 
 TEST(KubeClient, AlreadyExistsIsNotAConflict) {
   Harness h;
-  h.transport->push(jsonResponse(409, statusBody(409, "AlreadyExists",
-                                                 "configmaps \"a\" already exists")));
+  h.transport->push(
+      jsonResponse(409, statusBody(409, "AlreadyExists", "configmaps \"a\" already exists")));
   auto created = h.client->create(resources::configMaps("team"), configMap("a", ""));
   ASSERT_FALSE(created);
   EXPECT_EQ(created.error().reason, kAlreadyExists);
@@ -164,8 +165,8 @@ TEST(KubeClient, AlreadyExistsIsNotAConflict) {
 
 TEST(KubeClient, TooManyRequestsWaitsForRetryAfterThenSucceeds) {
   Harness h;
-  h.transport->push(jsonResponse(429, statusBody(429, "TooManyRequests", "slow down"),
-                                 {{"retry-after", "3"}}));
+  h.transport->push(
+      jsonResponse(429, statusBody(429, "TooManyRequests", "slow down"), {{"retry-after", "3"}}));
   h.transport->push(jsonResponse(200, configMap("a", "1")));
   auto got = h.client->get(resources::configMaps("team").named("a"));
   ASSERT_TRUE(got) << got.error().message;
@@ -246,8 +247,8 @@ TEST(KubeClient, UnauthorizedWithTheSameTokenIsReported) {
 
 TEST(KubeClient, ErrorMessagesNeverCarryTheToken) {
   Harness h;
-  h.transport->push(jsonResponse(403, statusBody(403, "Forbidden",
-                                                 std::string("echo of ") + kToken)));
+  h.transport->push(
+      jsonResponse(403, statusBody(403, "Forbidden", std::string("echo of ") + kToken)));
   auto got = h.client->get(resources::configMaps("team").named("a"));
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().reason, kForbidden);
@@ -281,14 +282,14 @@ TEST(KubeClient, RegistersTokensWithTheSharedRedactor) {
   auto redactor = std::make_shared<core::Redactor>();
   ClusterConfig config;
   config.server = "https://x";
-  config.token = std::make_shared<StaticTokenSource>("tok-abc");
+  config.token = std::make_shared<StaticTokenSource>("tok-abcdef");
   auto transport = std::make_shared<FakeTransport>();
   transport->push(jsonResponse(200, configMap("a", "1")));
   ClientOptions options;
   options.redactor = redactor;
   KubeClient client(config, transport, nullptr, options, std::make_shared<FakeClock>(), {});
   ASSERT_TRUE(client.get(resources::configMaps("team").named("a")));
-  EXPECT_EQ(redactor->scrub("token tok-abc"), "token ****");
+  EXPECT_EQ(redactor->scrub("token tok-abcdef"), "token ****");
 }
 
 TEST(KubeClient, WatchReadsEventsSplitAcrossChunks) {

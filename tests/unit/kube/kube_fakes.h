@@ -75,7 +75,7 @@ inline HttpResponse jsonResponse(int status, const nlohmann::json& body,
 
 inline nlohmann::json statusBody(int code, const std::string& reason, const std::string& message) {
   return {{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"},
-          {"code", code},     {"reason", reason},    {"message", message}};
+          {"code", code},     {"reason", reason},   {"message", message}};
 }
 
 /** A body that yields scripted chunks, then the end (or an error). */

@@ -52,9 +52,8 @@ TEST(OwnedConfigMap, ExistingOneIsReplacedConditionally) {
   auto written = createOrReplaceConfigMap(api, *second);
   ASSERT_TRUE(written) << written.error().message;
   EXPECT_EQ(api.stored(resources::configMaps("team").named("cm")).value()["data"]["k"], "new");
-  const auto replaces = std::count_if(api.calls.begin(), api.calls.end(), [](const auto& c) {
-    return c.rfind("replace", 0) == 0;
-  });
+  const auto replaces = std::count_if(api.calls.begin(), api.calls.end(),
+                                      [](const auto& c) { return c.rfind("replace", 0) == 0; });
   EXPECT_EQ(replaces, 2);
 }
 
