@@ -61,6 +61,9 @@ void addLocalRunOptions(CLI::App& command, LocalRunOptions& o) {
   command.add_option("--url-env", o.urlEnv, "Environment variable env.py reads the URL from");
   command.add_option("--timeout", o.timeoutSeconds, "Seconds before the run gives up")
       ->check(CLI::Range(10, 86400));
+  command.add_option("--large-table-rows", o.largeTableRows,
+                     "Live tables with at least this many rows are large (NonConcurrentIndex)")
+      ->check(CLI::PositiveNumber);
   command.add_flag("--json", o.json, "Print the report as one JSON object on stdout");
   command.add_flag("--ephemeral", o.ephemeral,
                    "Stop and remove a throwaway PostgreSQL this run started");
@@ -87,6 +90,7 @@ int runLocal(pipeline::RunRequest request, const LocalRunOptions& o,
   request.modelPaths = o.models;
   request.isolation = o.isolation;
   request.timeout = std::chrono::seconds(o.timeoutSeconds);
+  request.largeTableRows = o.largeTableRows;
   for (const auto& a : o.approvals) {
     request.approvals.rawSQL |= a == "raw-sql";
     request.approvals.destructive |= a == "destructive";
@@ -116,8 +120,7 @@ int runLocal(pipeline::RunRequest request, const LocalRunOptions& o,
   auto outcome = pipeline::runPipeline(request, deps);
   auto& report = outcome.report;
 
-  if (report.phase == core::phase::kFailed && report.revision && !outcome.revisionText.empty() &&
-      request.isolation == pipeline::kIsolationScratch) {
+  if (outcome.revisionRemoved && report.revision && !outcome.revisionText.empty()) {
     if (auto copy = saveRejectedCopy(report, outcome.revisionText); !copy.empty()) {
       report.message += " A copy of it is at " + copy + ".";
     }

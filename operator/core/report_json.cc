@@ -3,20 +3,16 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/json_util.h"
+
 namespace alembic_sidecar::core {
 namespace {
 
 using nlohmann::json;
 
-std::string str(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
-}
+std::string str(const json& j, const char* key) { return stringField(j, key); }
 
-int64_t num(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_number() ? it->get<int64_t>() : 0;
-}
+int64_t num(const json& j, const char* key) { return intField(j, key); }
 
 const char* marker(const std::string& status) {
   if (status == "True") {
@@ -128,7 +124,7 @@ Report reportFromJson(const json& j) {
     r.roundTrip.upgrade = str(*it, "upgrade");
     r.roundTrip.downgrade = str(*it, "downgrade");
     r.roundTrip.reupgrade = str(*it, "reupgrade");
-    r.roundTrip.schemaRestored = it->value("schemaRestored", false);
+    r.roundTrip.schemaRestored = boolField(*it, "schemaRestored");
     r.roundTrip.durationMs = num(*it, "durationMs");
   }
   if (auto it = j.find("findings"); it != j.end() && it->is_array()) {

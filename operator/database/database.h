@@ -42,6 +42,8 @@ class Database {
   /** Labels of a native enum type in sort order; empty when the type does not exist. */
   virtual core::Result<std::vector<std::string>> enumLabels(const std::string& dbName,
                                                             const std::string& typeName) = 0;
+  /** Rows of alembic_version (empty when the table does not exist). */
+  virtual core::Result<std::vector<std::string>> appliedRevisions(const std::string& dbName) = 0;
   /** The app's connection (with password: never print it, use redactedUrl()). */
   virtual const ConnectionInfo& connection() const = 0;
 };

@@ -292,4 +292,21 @@ core::Result<std::vector<std::string>> PgDatabase::enumLabels(const std::string&
   }
 }
 
+core::Result<std::vector<std::string>> PgDatabase::appliedRevisions(const std::string& dbName) {
+  try {
+    pqxx::connection conn{connection_.withDatabase(dbName).libpqConninfo()};
+    pqxx::nontransaction tx{conn};
+    auto exists = tx.exec("SELECT to_regclass('alembic_version') IS NOT NULL");
+    std::vector<std::string> revisions;
+    if (!exists.empty() && exists[0][0].as<bool>()) {
+      for (const auto& row : tx.exec("SELECT version_num FROM alembic_version ORDER BY 1")) {
+        revisions.push_back(row[0].as<std::string>());
+      }
+    }
+    return revisions;
+  } catch (const std::exception& e) {
+    return translate(e, "read alembic_version of " + dbName);
+  }
+}
+
 }  // namespace alembic_sidecar::database

@@ -51,9 +51,9 @@ void cleanUp(RunState& state) {
     }
   }
   auto& rev = state.revision;
-  bool failed = state.report.phase == core::phase::kFailed;
+  bool rejected = state.report.phase == core::phase::kFailed || state.roundTripFailed;
   bool scratch = state.request.isolation == kIsolationScratch;
-  if (rev && !rev->removed && failed) {
+  if (rev && !rev->removed && rejected) {
     if (scratch) {
       if (state.deps.workspace->removeFile(rev->path)) {
         rev->removed = true;
@@ -146,7 +146,16 @@ RunOutcome runPipeline(const RunRequest& request, PipelineDeps deps) {
         deps.progress->stepStarted(step.condition);
       }
       spdlog::debug("Step started step={}", step.condition);
-      if (step.run(state) != StepOutcome::kContinue) {
+      StepOutcome outcome;
+      try {
+        outcome = step.run(state);
+      } catch (const std::exception& e) {
+        // A bug must end this run with a reason, not the process (the sidecar keeps serving).
+        spdlog::error("Step threw step={} error={}", step.condition, e.what());
+        outcome = failStep(state, step.condition, core::reason::kInternalError,
+                           std::string("internal error in ") + step.condition + ": " + e.what());
+      }
+      if (outcome != StepOutcome::kContinue) {
         break;
       }
     }
@@ -160,7 +169,8 @@ RunOutcome runPipeline(const RunRequest& request, PipelineDeps deps) {
   report.durationMs =
       std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start).count();
   scrubReport(report, *deps.redactor);
-  RunOutcome outcome{std::move(report), state.revision ? state.revision->text : std::string{}};
+  RunOutcome outcome{std::move(report), state.revision ? state.revision->text : std::string{},
+                     state.revision && state.revision->removed};
   return outcome;
 }
 

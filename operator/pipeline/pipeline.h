@@ -39,6 +39,8 @@ struct PipelineDeps {
 struct RunOutcome {
   core::Report report;
   std::string revisionText;
+  /** The generated file was taken out of the project again (rejected, or empty). */
+  bool revisionRemoved = false;
 };
 
 /**

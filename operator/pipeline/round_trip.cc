@@ -32,6 +32,15 @@ std::string reportDifferences(RunState& state,
 
 StepOutcome roundTrip(RunState& state) {
   const char* type = core::condition::kRoundTripPassed;
+  if (state.noChanges) {
+    finishStep(state, {type, "Unknown", core::reason::kNotRun, "nothing to round-trip"});
+    return StepOutcome::kContinue;
+  }
+  // A failed leg ends the round trip, not the run: escalate() still weighs the findings.
+  auto failed = [&state](StepOutcome) {
+    state.roundTripFailed = true;
+    return StepOutcome::kContinue;
+  };
   auto& rt = state.report.roundTrip;
   auto& db = *state.db;
   const auto& parsed = state.revision->parsed;
@@ -65,31 +74,32 @@ StepOutcome roundTrip(RunState& state) {
   state.alembic->setTimeout(state.remaining());
   auto up = state.alembic->upgrade("head", state.target);
   if (!up) {
-    return failStep(state, type, up.error().reason, up.error().message);
+    return failed(failStep(state, type, up.error().reason, up.error().message));
   }
   if (!up->succeeded()) {
     rt.upgrade = kFailed;
-    return failCommand(core::reason::kUpgradeFailed, "alembic upgrade head", *up);
+    return failed(failCommand(core::reason::kUpgradeFailed, "alembic upgrade head", *up));
   }
   rt.upgrade = kPassed;
   std::optional<database::SchemaFingerprint> afterUpgrade;
   if (!fingerprintOrFail(afterUpgrade)) {
-    return StepOutcome::kFailed;
+    return failed(StepOutcome::kFailed);
   }
 
   state.alembic->setTimeout(state.remaining());
   auto down = state.alembic->downgrade(downTarget, state.target);
   if (!down) {
-    return failStep(state, type, down.error().reason, down.error().message);
+    return failed(failStep(state, type, down.error().reason, down.error().message));
   }
   if (!down->succeeded()) {
     rt.downgrade = kFailed;
-    return failCommand(core::reason::kDowngradeFailed, "alembic downgrade " + downTarget, *down);
+    return failed(
+        failCommand(core::reason::kDowngradeFailed, "alembic downgrade " + downTarget, *down));
   }
   rt.downgrade = kPassed;
   std::optional<database::SchemaFingerprint> afterDowngrade;
   if (!fingerprintOrFail(afterDowngrade)) {
-    return StepOutcome::kFailed;
+    return failed(StepOutcome::kFailed);
   }
   auto restoreDiffs = database::diffFingerprints(*state.baseline, *afterDowngrade);
 
@@ -97,12 +107,12 @@ StepOutcome roundTrip(RunState& state) {
   state.alembic->setTimeout(state.remaining());
   auto again = state.alembic->upgrade("head", state.target);
   if (!again) {
-    return failStep(state, type, again.error().reason, again.error().message);
+    return failed(failStep(state, type, again.error().reason, again.error().message));
   }
   rt.reupgrade = again->succeeded() ? kPassed : kFailed;
   std::optional<database::SchemaFingerprint> afterReupgrade;
   if (again->succeeded() && !fingerprintOrFail(afterReupgrade)) {
-    return StepOutcome::kFailed;
+    return failed(StepOutcome::kFailed);
   }
   elapsed();
 
@@ -115,11 +125,11 @@ StepOutcome roundTrip(RunState& state) {
     if (!again->succeeded()) {
       message += ". The re-upgrade then failed too:\n" + again->tail(6);
     }
-    return failStep(state, type, core::reason::kRoundTripSchemaMismatch, message);
+    return failed(failStep(state, type, core::reason::kRoundTripSchemaMismatch, message));
   }
   if (!again->succeeded()) {
-    return failCommand(core::reason::kReupgradeFailed,
-                       "alembic upgrade head (after downgrade " + downTarget + ")", *again);
+    return failed(failCommand(core::reason::kReupgradeFailed,
+                              "alembic upgrade head (after downgrade " + downTarget + ")", *again));
   }
   auto reupgradeDiffs = database::diffFingerprints(*afterUpgrade, *afterReupgrade);
   if (!reupgradeDiffs.empty()) {
@@ -127,8 +137,8 @@ StepOutcome roundTrip(RunState& state) {
         state, reupgradeDiffs, "after the first upgrade", "after the re-upgrade",
         "upgrade() is not repeatable after its own downgrade(); generate again after fixing "
         "the cause");
-    return failStep(state, type, core::reason::kRoundTripSchemaMismatch,
-                    "the re-upgrade produced a different schema: " + summary);
+    return failed(failStep(state, type, core::reason::kRoundTripSchemaMismatch,
+                           "the re-upgrade produced a different schema: " + summary));
   }
   rt.schemaRestored = true;
   finishStep(state, {type, "True", core::reason::kSchemaRestored,

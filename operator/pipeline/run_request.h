@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,8 @@ struct RunRequest {
   std::string isolation = kIsolationScratch;
   Approvals approvals;
   int roundtripLast = 1;
+  /** Live tables with at least this many rows count as large (NonConcurrentIndex). */
+  int64_t largeTableRows = 100000;
   std::chrono::seconds timeout{900};
 };
 

@@ -7,6 +7,7 @@
 
 #include "alembic/alembic_ini.h"
 #include "alembic/alembic_runner.h"
+#include "alembic/inspect_helper.h"
 #include "alembic/revision_file.h"
 #include "core/report.h"
 #include "database/database.h"
@@ -48,6 +49,12 @@ struct RunState {
   std::string scratchName;
   std::optional<database::SchemaFingerprint> baseline;
   std::optional<GeneratedRevision> revision;
+  /** What env.py and the models say (enums, compare_type, alembic version). */
+  std::optional<alembic::InspectResult> inspect;
+  /** The generated revision was empty: removed, no round trip. */
+  bool noChanges = false;
+  /** A leg of the round trip failed or the schema was not restored: the file is removed. */
+  bool roundTripFailed = false;
 
   /** Time left before the run's deadline (at least 1 s, so a command can report it). */
   std::chrono::milliseconds remaining() const;

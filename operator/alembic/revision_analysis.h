@@ -1,0 +1,65 @@
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "alembic/revision_file.h"
+#include "core/report.h"
+
+namespace alembic_sidecar::alembic {
+
+/** A native enum type as the models declare it (from the inspect helper). */
+struct ModelEnum {
+  std::string name;
+  std::vector<std::string> labels;
+};
+
+/** One squawk result for the revision's rendered SQL. */
+struct LintResult {
+  std::string rule;  // squawk rule name, e.g. require-concurrent-index-creation
+  std::string message;
+  std::string help;
+  int sqlLine = 0;
+  std::string statement;
+};
+
+/** What the analysis knows beyond the file itself; everything optional has a neutral default. */
+struct AnalysisContext {
+  std::string file;  // the revision file, relative to the project
+  bool approveRawSQL = false;
+  bool approveDestructive = false;
+  /** Tables, enum types (with labels) that exist at the previous head (scratch baseline). */
+  std::set<std::string> existingTables;
+  std::map<std::string, std::vector<std::string>> existingEnums;
+  /** Rows per table in the live database, for the tables the revision touches. */
+  std::map<std::string, int64_t> liveRowCounts;
+  int64_t largeTableRows = 100000;
+  /** Enum types as the models declare them; empty when the inspect helper did not run. */
+  std::vector<ModelEnum> modelEnums;
+  /** pyflakes "undefined name" lines: (line, name). */
+  std::vector<std::pair<int, std::string>> undefinedNames;
+  std::vector<LintResult> lint;
+};
+
+/**
+ * Findings for one generated revision: partial capture (probable renames, enum types created
+ * but not dropped or used but never created, enum labels autogenerate cannot see, type
+ * changes PostgreSQL cannot cast, unnamed constraints, undefined names), policy (raw SQL,
+ * destructive changes), live-data risks (NOT NULL without default on a populated table,
+ * blocking index builds on large tables) and SQL lint. Pure: no I/O.
+ */
+std::vector<core::Finding> analyzeRevision(const ParsedRevision& revision,
+                                           const AnalysisContext& context);
+
+/** Type family of a rendered SQLAlchemy type ("string", "integer", ..., "" when unknown). */
+std::string typeFamily(const std::string& renderedType);
+
+/** True when ALTER COLUMN ... TYPE from one family to the other needs a USING clause. */
+bool castNeedsUsing(const std::string& fromFamily, const std::string& toFamily);
+
+/** Recommendation shared by every enum finding. */
+extern const char kEnumRecommendation[];
+
+}  // namespace alembic_sidecar::alembic
