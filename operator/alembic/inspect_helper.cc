@@ -17,12 +17,35 @@ import json, sys
 MARK = "@@ALEMBIC_SIDECAR_INSPECT@@"
 
 
+def snake(name):
+    name = name[:-2] if name.endswith("Op") else name
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
+
+def describe(ops, table=""):
+    """The pending operations as data: what `alembic revision --autogenerate` would write."""
+    out = []
+    for op in ops:
+        if hasattr(op, "ops") and not hasattr(op, "column"):
+            out += describe(op.ops, getattr(op, "table_name", table) or table)
+            continue
+        column = getattr(op, "column", None)
+        out.append({
+            "op": snake(type(op).__name__),
+            "table": getattr(op, "table_name", None) or table or "",
+            "column": getattr(op, "column_name", None)
+                      or (getattr(column, "name", "") if column is not None else ""),
+            "name": str(getattr(op, "index_name", None) or getattr(op, "constraint_name", None) or ""),
+        })
+    return out
+
+
 def main():
     out = {"ok": False}
     try:
         import alembic
         import sqlalchemy as sa
-        from alembic.autogenerate import produce_migrations, render_python_code
+        from alembic.autogenerate import produce_migrations
         from alembic.config import Config
         from alembic.runtime.environment import EnvironmentContext
         from alembic.script import ScriptDirectory
@@ -49,7 +72,7 @@ def main():
             if with_diff:
                 migration = produce_migrations(context, metadata)
                 out["inSync"] = migration.upgrade_ops.is_empty()
-                out["upgrade"] = render_python_code(migration.upgrade_ops)
+                out["ops"] = describe(migration.upgrade_ops.ops)
             return []
 
         with EnvironmentContext(config, script, fn=inspect):
@@ -104,7 +127,12 @@ core::Result<InspectResult> parseInspectOutput(const std::string& out, const std
     }
     r.enums.push_back(std::move(me));
   }
-  r.upgradeCode = core::stringField(j, "upgrade");
+  for (const auto& op : core::arrayField(j, "ops")) {
+    r.pendingOps.push_back(core::Operation{core::stringField(op, "op"),
+                                           core::stringField(op, "table"),
+                                           core::stringField(op, "column"),
+                                           core::stringField(op, "name")});
+  }
   r.inSync = core::boolField(j, "inSync", true);
   return r;
 }

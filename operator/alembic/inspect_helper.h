@@ -6,6 +6,7 @@
 
 #include "alembic/revision_analysis.h"
 #include "core/redactor.h"
+#include "core/report.h"
 #include "core/result.h"
 #include "database/connection_url.h"
 #include "workspace/workspace.h"
@@ -18,8 +19,8 @@ struct InspectResult {
   std::optional<bool> compareType;  // env.py's context.configure(compare_type=...)
   std::vector<std::string> heads;
   std::vector<ModelEnum> enums;     // native enum types of the target metadata
-  /** With diff: the upgrade ops autogenerate would write now (Python, op.* lines). */
-  std::string upgradeCode;
+  /** With diff: the operations autogenerate would write now. */
+  std::vector<core::Operation> pendingOps;
   bool inSync = true;
 };
 

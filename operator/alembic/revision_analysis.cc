@@ -468,9 +468,7 @@ class Analysis {
 
   void lint() {
     for (const auto& l : ctx_.lint) {
-      std::string where = l.statement.empty() ? "" : " (" + l.statement + ")";
-      add(std::string(code::kLintPrefix) + camelRule(l.rule), sev::kWarning,
-          "squawk " + l.rule + ": " + l.message + where, l.help);
+      findings_.push_back(lintFinding(l, ctx_.file));
     }
   }
 
@@ -480,6 +478,12 @@ class Analysis {
 };
 
 }  // namespace
+
+core::Finding lintFinding(const LintResult& l, const std::string& file) {
+  std::string where = l.statement.empty() ? "" : " (" + l.statement + ")";
+  return core::Finding{std::string(code::kLintPrefix) + camelRule(l.rule), sev::kWarning,
+                       "squawk " + l.rule + ": " + l.message + where, l.help, file, 0};
+}
 
 std::string typeFamily(const std::string& rendered) {
   std::string t = upper(rendered);

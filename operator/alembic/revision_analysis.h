@@ -53,6 +53,9 @@ struct AnalysisContext {
 std::vector<core::Finding> analyzeRevision(const ParsedRevision& revision,
                                            const AnalysisContext& context);
 
+/** A squawk result as a finding: code Lint<RuleInCamelCase>, severity warning. */
+core::Finding lintFinding(const LintResult& lint, const std::string& file);
+
 /** Type family of a rendered SQLAlchemy type ("string", "integer", ..., "" when unknown). */
 std::string typeFamily(const std::string& renderedType);
 

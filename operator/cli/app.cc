@@ -6,6 +6,7 @@
 #include <iostream>
 #include <map>
 
+#include "cli/check_command.h"
 #include "cli/logging.h"
 #include "cli/postgres_command.h"
 #include "cli/revision_command.h"
@@ -24,6 +25,8 @@ int runMain(int argc, char** argv) {
   app.set_version_flag("--version", ALEMBIC_SIDECAR_VERSION);
   std::map<std::string, std::function<int()>> commands;
   commands["revision"] = addRevisionCommand(app, redactor);
+  commands["check"] = addCheckCommand(app, redactor);
+  commands["upgrade"] = addUpgradeCommand(app, redactor);
   commands["postgres"] = addPostgresCommand(app, redactor);
 
   try {

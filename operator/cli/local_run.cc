@@ -42,15 +42,17 @@ std::string saveRejectedCopy(const core::Report& report, const std::string& text
 
 }  // namespace
 
-void addLocalRunOptions(CLI::App& command, LocalRunOptions& o) {
+void addLocalRunOptions(CLI::App& command, LocalRunOptions& o, bool withIsolation) {
   command.add_option("--project", o.project, "Project directory holding alembic.ini")
       ->check(CLI::ExistingDirectory);
   command.add_option("--config", o.config, "Alembic config file, relative to --project");
   command.add_option("--database-url", o.databaseUrl,
                      "SQLAlchemy URL (default: $DATABASE_URL, a compose service, or a throwaway "
                      "local PostgreSQL)");
-  command.add_option("--isolation", o.isolation, "scratch (default) or inplace")
-      ->check(CLI::IsMember({pipeline::kIsolationScratch, pipeline::kIsolationInplace}));
+  if (withIsolation) {
+    command.add_option("--isolation", o.isolation, "scratch (default) or inplace")
+        ->check(CLI::IsMember({pipeline::kIsolationScratch, pipeline::kIsolationInplace}));
+  }
   command.add_option("--alembic-cmd", o.alembicCmd,
                      "How to run alembic, e.g. \"uv run alembic\" (split into words, no shell)");
   command.add_option("--python", o.python,

@@ -27,8 +27,8 @@ struct LocalRunOptions {
   bool ephemeral = false;
 };
 
-/** Declares the shared options on a subcommand. */
-void addLocalRunOptions(CLI::App& command, LocalRunOptions& options);
+/** Declares the shared options on a subcommand (--isolation only where it applies). */
+void addLocalRunOptions(CLI::App& command, LocalRunOptions& options, bool withIsolation = true);
 
 /**
  * Runs the pipeline for `request` in the local project with the local database resolution,

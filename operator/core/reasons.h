@@ -20,6 +20,9 @@ inline constexpr char kRevisionGenerated[] = "RevisionGenerated";
 inline constexpr char kValidated[] = "Validated";
 inline constexpr char kRoundTripPassed[] = "RoundTripPassed";
 inline constexpr char kReady[] = "Ready";
+// Conditions of the actions other than revision.
+inline constexpr char kModelsInSync[] = "ModelsInSync";          // check
+inline constexpr char kDatabaseUpgraded[] = "DatabaseUpgraded";  // upgrade
 }  // namespace condition
 
 namespace reason {

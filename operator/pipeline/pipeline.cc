@@ -17,7 +17,7 @@ struct StepEntry {
   StepFn run;
 };
 
-constexpr StepEntry kRevisionSteps[] = {
+const std::vector<StepEntry> kRevisionSteps = {
     {core::condition::kDatabaseReady, resolveDatabase},
     {core::condition::kModelsRegistered, checkModels},
     {core::condition::kRevisionGenerated, generate},
@@ -25,6 +25,45 @@ constexpr StepEntry kRevisionSteps[] = {
     {core::condition::kRoundTripPassed, roundTrip},
     {core::condition::kReady, escalate},
 };
+
+const std::vector<StepEntry> kCheckSteps = {
+    {core::condition::kDatabaseReady, resolveDatabase},
+    {core::condition::kModelsRegistered, checkModels},
+    {core::condition::kModelsInSync, checkSync},
+    {core::condition::kValidated, lintHistory},
+    {core::condition::kRoundTripPassed, roundTripHistory},
+    {core::condition::kReady, conclude},
+};
+
+const std::vector<StepEntry> kRoundTripSteps = {
+    {core::condition::kDatabaseReady, resolveDatabase},
+    {core::condition::kModelsRegistered, checkModels},
+    {core::condition::kRoundTripPassed, roundTripHistory},
+    {core::condition::kReady, conclude},
+};
+
+const std::vector<StepEntry> kUpgradeSteps = {
+    {core::condition::kDatabaseReady, resolveDatabase},
+    {core::condition::kDatabaseUpgraded, upgradeLive},
+    {core::condition::kReady, conclude},
+};
+
+/** The steps of an action; nullptr for an unknown action. */
+const std::vector<StepEntry>* stepsFor(const std::string& action) {
+  if (action == kActionRevision) {
+    return &kRevisionSteps;
+  }
+  if (action == kActionCheck) {
+    return &kCheckSteps;
+  }
+  if (action == kActionRoundTrip) {
+    return &kRoundTripSteps;
+  }
+  if (action == kActionUpgrade) {
+    return &kUpgradeSteps;
+  }
+  return nullptr;
+}
 
 std::string randomHex6() {
   unsigned char bytes[3];
@@ -42,6 +81,11 @@ std::string randomHex6() {
 
 /** Drops the scratch database; removes a generated file the run rejected. */
 void cleanUp(RunState& state) {
+  for (const auto& name : state.extraScratch) {
+    if (state.db && !state.db->dropDatabase(name)) {
+      spdlog::warn("Cannot drop scratch database name={}", name);
+    }
+  }
   if (!state.scratchName.empty() && state.db) {
     if (auto dropped = state.db->dropDatabase(state.scratchName); !dropped) {
       addFinding(state, {core::finding::kScratchLeftBehind, core::severity::kWarning,
@@ -127,15 +171,16 @@ RunOutcome runPipeline(const RunRequest& request, PipelineDeps deps) {
   report.phase = core::phase::kRunning;
   RunState state(request, deps, report);
   state.deadline = start + request.timeout;
-  for (const auto& step : kRevisionSteps) {
+  const auto* steps = stepsFor(request.action);
+  for (const auto& step : steps ? *steps : kRevisionSteps) {
     report.conditions.push_back(core::Condition{step.condition, "Unknown", core::reason::kNotRun, ""});
   }
 
-  if (request.action != kActionRevision) {
+  if (steps == nullptr) {
     failStep(state, core::condition::kReady, core::reason::kUsageError,
-             "unknown action '" + request.action + "'");
+             "unknown action '" + request.action + "' (revision, check, roundtrip, upgrade)");
   } else {
-    for (const auto& step : kRevisionSteps) {
+    for (const auto& step : *steps) {
       if (state.expired()) {
         failStep(state, step.condition, core::reason::kTimeout,
                  "the run exceeded its timeout of " + std::to_string(request.timeout.count()) +

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "alembic/alembic_ini.h"
@@ -47,6 +48,8 @@ struct RunState {
   /** The database alembic works on: a scratch copy or, in place, the app's. */
   database::ConnectionInfo target;
   std::string scratchName;
+  /** Further scratch databases (the round trip's reference), dropped with the first. */
+  std::vector<std::string> extraScratch;
   std::optional<database::SchemaFingerprint> baseline;
   std::optional<GeneratedRevision> revision;
   /** What env.py and the models say (enums, compare_type, alembic version). */
@@ -74,5 +77,16 @@ StepOutcome failStep(RunState& state, const std::string& conditionType, const st
                      const std::string& message);
 /** Adds a finding after scrubbing its text. */
 void addFinding(RunState& state, core::Finding finding);
+
+/** Revision files in the version locations, relative to the workspace root. */
+std::set<std::string> versionFiles(RunState& state);
+/** Ends the step as Failed with alembic's own error (Timeout when it timed out). */
+StepOutcome failAlembic(RunState& state, const char* type, const std::string& reason,
+                        const std::string& what, const alembic::AlembicRun& run);
+/**
+ * Isolates (scratch database unless in place), upgrades the target to head and records its
+ * fingerprint as state.baseline. Returns the failure outcome, or nullopt when ready.
+ */
+std::optional<StepOutcome> prepareHead(RunState& state, const char* type);
 
 }  // namespace alembic_sidecar::pipeline

@@ -20,4 +20,17 @@ StepOutcome roundTrip(RunState& state);
 /** 6. Decide the phase from the findings: condition Ready. */
 StepOutcome escalate(RunState& state);
 
+// The steps of check, roundtrip and upgrade (the existing history, no new revision).
+
+/** Scratch database at head; compare_metadata through the helper: condition ModelsInSync. */
+StepOutcome checkSync(RunState& state);
+/** Every revision analysed (the last N at full severity) and its SQL linted: Validated. */
+StepOutcome lintHistory(RunState& state);
+/** downgrade -N, compare with the schema built forward to there, upgrade head: RoundTripPassed. */
+StepOutcome roundTripHistory(RunState& state);
+/** alembic upgrade head on the app's own database: condition DatabaseUpgraded. */
+StepOutcome upgradeLive(RunState& state);
+/** Phase of a check / roundtrip / upgrade run from its failures and findings: Ready. */
+StepOutcome conclude(RunState& state);
+
 }  // namespace alembic_sidecar::pipeline

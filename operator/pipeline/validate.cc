@@ -1,3 +1,4 @@
+#include <future>
 #include <regex>
 
 #include "alembic/linters.h"
@@ -86,8 +87,8 @@ void countLiveRows(RunState& state, alembic::AnalysisContext& ctx) {
   }
 }
 
-void undefinedNames(RunState& state, alembic::AnalysisContext& ctx) {
-  auto names = alembic::runPyflakes(state.revision->text);
+void undefinedNames(RunState& state, alembic::AnalysisContext& ctx,
+                    const core::Result<std::vector<std::pair<int, std::string>>>& names) {
   if (!names) {
     addFinding(state, {code::kPyflakesNotInstalled, sev::kInfo,
                        "undefined names were not checked: " + names.error().message,
@@ -97,17 +98,18 @@ void undefinedNames(RunState& state, alembic::AnalysisContext& ctx) {
   ctx.undefinedNames = *names;
 }
 
-/** Renders the revision's SQL offline and lints it with squawk. */
-void lintSql(RunState& state, alembic::AnalysisContext& ctx) {
-  const auto& parsed = state.revision->parsed;
+/** The alembic range whose offline SQL is this revision's; empty for merges. */
+std::string sqlRange(const alembic::ParsedRevision& parsed) {
   if (parsed.downRevisions.size() > 1) {
-    return;  // a merge revision carries no DDL of its own
+    return {};  // a merge revision carries no DDL of its own
   }
-  std::string range = parsed.downRevisions.empty()
-                          ? parsed.revision
-                          : parsed.downRevisions.front() + ":" + parsed.revision;
-  state.alembic->setTimeout(state.remaining());
-  auto sql = state.alembic->run({"upgrade", range, "--sql"}, state.target);
+  return parsed.downRevisions.empty() ? parsed.revision
+                                      : parsed.downRevisions.front() + ":" + parsed.revision;
+}
+
+/** Lints the revision's offline SQL with squawk. */
+void lintSql(RunState& state, alembic::AnalysisContext& ctx, const std::string& range,
+             const core::Result<alembic::AlembicRun>& sql) {
   if (!sql || !sql->succeeded()) {
     addFinding(state, {code::kSquawkNotInstalled, sev::kInfo,
                        "the SQL of the revision could not be rendered offline (alembic upgrade " +
@@ -190,14 +192,31 @@ StepOutcome validate(RunState& state) {
     state.report.operations.push_back(core::Operation{op.op, op.table, op.column, op.name});
   }
 
-  // What the models say beyond the file: enum labels, compare_type, alembic's version.
+  // Three independent interpreter launches run side by side: what the models say beyond the
+  // file (enum labels, compare_type, alembic's version), the revision's offline SQL, and
+  // pyflakes. Findings are added on this thread once they are back.
   auto python = state.request.pythonCommand.empty()
                     ? alembic::pythonFor(*state.deps.workspace, state.request.alembic.command)
                     : state.request.pythonCommand;
-  auto inspect = alembic::runInspect(*state.deps.workspace, python,
-                                     state.request.alembic.configFile,
-                                     state.request.alembic.urlEnvVar, state.target, false,
-                                     state.remaining(), state.deps.redactor);
+  state.alembic->setTimeout(state.remaining());
+  const std::string range = rev.parsed.empty() ? std::string{} : sqlRange(rev.parsed);
+  auto inspectFuture = std::async(std::launch::async, [&state, &python] {
+    return alembic::runInspect(*state.deps.workspace, python, state.request.alembic.configFile,
+                               state.request.alembic.urlEnvVar, state.target, false,
+                               state.remaining(), state.deps.redactor);
+  });
+  std::future<core::Result<alembic::AlembicRun>> sqlFuture;
+  if (!range.empty()) {
+    sqlFuture = std::async(std::launch::async, [&state, range] {
+      return state.alembic->run({"upgrade", range, "--sql"}, state.target);
+    });
+  }
+  std::future<core::Result<std::vector<std::pair<int, std::string>>>> pyflakesFuture;
+  if (!rev.parsed.empty()) {
+    pyflakesFuture = std::async(std::launch::async,
+                                [&rev] { return alembic::runPyflakes(rev.text); });
+  }
+  auto inspect = inspectFuture.get();
   if (inspect) {
     state.inspect = std::move(*inspect);
   } else {
@@ -244,8 +263,10 @@ StepOutcome validate(RunState& state) {
   }
 
   countLiveRows(state, ctx);
-  undefinedNames(state, ctx);
-  lintSql(state, ctx);
+  undefinedNames(state, ctx, pyflakesFuture.get());
+  if (sqlFuture.valid()) {
+    lintSql(state, ctx, range, sqlFuture.get());
+  }
   for (auto& f : alembic::analyzeRevision(rev.parsed, ctx)) {
     addFinding(state, std::move(f));
   }
