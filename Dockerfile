@@ -1,0 +1,91 @@
+# syntax=docker/dockerfile:1
+#
+# alembic-sidecar image: built with the same scripts the README uses, shipped on
+# debian:bookworm-slim with only the binary, its runtime libraries, python3 + pyflakes
+# (UndefinedName check) and the squawk binary (SQL lint).
+#
+#   docker build -t alembic-sidecar:0.1.0 .                                      # the sidecar
+#   docker build --target example-app -t alembic-sidecar-example-app:0.1.0 .     # sample app
+#
+# Stages: build (compiler, -dev packages, npm tools) -> example-app (the sample app the
+# manifests run next to the sidecar) -> runtime (the default target, last).
+
+ARG DEBIAN_RELEASE=bookworm
+
+# Runtime shared libraries of the binary, by Debian package. The runtime stage installs
+# exactly these and then fails the build if `ldd` reports a library as not found, so a new
+# dependency cannot slip through unnoticed.
+ARG RUNTIME_LIBRARIES="libcpprest2.10 libpqxx-6.4 libpq5 libyaml-cpp0.7 libspdlog1.10 libfmt9 libssl3"
+
+FROM debian:${DEBIAN_RELEASE} AS build
+ENV DEBIAN_FRONTEND=noninteractive
+WORKDIR /src
+# Dependencies first (their layer is reused until the scripts or the npm pins change).
+COPY scripts/install-deps.sh scripts/
+COPY tools/package.json tools/package-lock.json tools/
+RUN ./scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
+COPY CMakeLists.txt .clang-format ./
+COPY operator/ operator/
+COPY scripts/ scripts/
+# Tests and benchmarks are not built into the image: configure the cache first (build.sh
+# re-runs cmake, which keeps cached options), then build exactly as the README does.
+# -Wno-error=restrict: at -O3 (Release) GCC 12 reports a false -Wrestrict inside libstdc++'s
+# std::string (GCC bug 105329); it stays a warning instead of failing -Werror.
+RUN cmake -S . -B build -G Ninja -DALEMBIC_SIDECAR_TESTS=OFF -DALEMBIC_SIDECAR_BENCH=OFF \
+      -DCMAKE_CXX_FLAGS=-Wno-error=restrict \
+ && BUILD_TYPE=Release ./scripts/build.sh \
+ && install -D -m 0755 build/alembic-sidecar /out/usr/local/bin/alembic-sidecar \
+ && strip --strip-unneeded /out/usr/local/bin/alembic-sidecar \
+ && squawk_bin="$(find .tools/node_modules/@squawk-cli -path '*/bin/squawk' -type f | head -n 1)" \
+ && test -n "$squawk_bin" \
+ && install -D -m 0755 "$squawk_bin" /out/usr/local/bin/squawk \
+ && /out/usr/local/bin/squawk --version
+
+# The sample app of manifests/sample-app.yaml: tests/fixtures/example_app with Debian's
+# alembic 1.8.1, SQLAlchemy 1.4, SQLModel and asyncpg. The sidecar runs alembic in it through
+# pods/exec. It only imports its models and waits (a stand-in for the real web server).
+FROM debian:${DEBIAN_RELEASE}-slim AS example-app
+ENV DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      python3 alembic python3-alembic python3-sqlmodel python3-asyncpg \
+ && rm -rf /var/lib/apt/lists/*
+COPY tests/fixtures/example_app/ /app/
+WORKDIR /app
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOME=/tmp
+USER 10001:10001
+CMD ["python3", "-c", "import signal, fastapi_template.models; print('example app: models imported', flush=True); signal.pause()"]
+
+FROM debian:${DEBIAN_RELEASE}-slim AS runtime
+ARG RUNTIME_LIBRARIES
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="alembic-sidecar" \
+      org.opencontainers.image.description="Creates Alembic migrations only through alembic revision --autogenerate, validates and round-trips them, and reports through a MigrationRun custom resource" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.base.name="docker.io/library/debian:bookworm-slim"
+ENV DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      ${RUNTIME_LIBRARIES} python3 python3-pyflakes ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build /out/ /
+RUN if ldd /usr/local/bin/alembic-sidecar | grep 'not found'; then \
+      echo "alembic-sidecar: runtime library missing; add its package to RUNTIME_LIBRARIES" >&2; \
+      exit 1; \
+    fi \
+ && /usr/local/bin/alembic-sidecar --version \
+ && /usr/local/bin/squawk --version \
+ && python3 -m pyflakes --version
+# Everything it writes goes to /tmp (mount an emptyDir there with readOnlyRootFilesystem).
+ENV HOME=/tmp \
+    ALEMBIC_SIDECAR_SQUAWK=/usr/local/bin/squawk \
+    PYTHONDONTWRITEBYTECODE=1
+WORKDIR /tmp
+USER 65532:65532
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/alembic-sidecar"]
+CMD ["sidecar", "--port", "8080"]
