@@ -1,0 +1,79 @@
+"""docs/kubernetes.md: the sections the README gets, placeholders for captured output, and
+every repository path and command it shows pointing at something that exists."""
+import re
+import textwrap
+import unittest
+
+import yaml
+
+from _support import CHART, REPO, load_docs_text
+
+DOC = REPO / "docs" / "kubernetes.md"
+SECTIONS = ["In a cluster", "DevSpace", "Helm", "kubectl", "CI pipelines", "Docker image",
+            "Security notes"]
+PLACEHOLDER = "Output captured from the e2e tests:"
+
+
+class KubernetesDocTest(unittest.TestCase):
+    def setUp(self):
+        self.text = DOC.read_text()
+
+    def test_sections(self):
+        headings = re.findall(r"^## (.+)$", self.text, re.M)
+        self.assertEqual(headings, SECTIONS)
+
+    def test_captured_output_placeholders_are_empty_fenced_blocks(self):
+        starts = [m.end() for m in re.finditer(re.escape(PLACEHOLDER), self.text)]
+        self.assertGreaterEqual(len(starts), 4)
+        for pos in starts:
+            self.assertTrue(self.text[pos:].startswith("\n\n```\n```\n"),
+                            self.text[pos:pos + 40])
+        self.assertNotIn("TODO", self.text)
+        self.assertNotIn("TBD", self.text)
+
+    def test_repository_paths_exist(self):
+        paths = set(re.findall(
+            r"(?<![\w/.-])((?:manifests|helm|docs|tests|scripts)/[\w./-]*[\w])", self.text))
+        paths |= {p for p in ("Dockerfile", "devspace.yaml") if p in self.text}
+        self.assertGreater(len(paths), 10)
+        for p in sorted(paths):
+            with self.subTest(path=p):
+                self.assertTrue((REPO / p).exists(), p)
+
+    def test_configmap_keys_and_kubectl_commands(self):
+        for needle in ("kubectl -n backend get mrun",
+                       "kubectl -n backend wait --for=condition=Ready mrun/add-user-phone",
+                       "kubectl -n backend describe mrun add-user-phone",
+                       "get cm add-user-phone-revision -o jsonpath='{.data.revision\\.py}'",
+                       "jsonpath='{.data.report\\.json}'",
+                       "alembic-sidecar request --namespace backend --action revision"):
+            self.assertIn(needle, self.text)
+        # The sample run the kubectl section talks about exists under that name.
+        (run,) = load_docs_text((REPO / "manifests/samples/revision.yaml").read_text())
+        self.assertEqual(run["metadata"]["name"], "add-user-phone")
+
+    def test_printer_columns_match_the_crd(self):
+        (crd,) = load_docs_text((REPO / "manifests/crd/migrationruns.yaml").read_text())
+        cols = [c["name"].upper() for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]]
+        self.assertIn("NAME, " + ", ".join(cols), self.text)
+
+    def test_helm_values_named_in_the_doc_exist(self):
+        values = yaml.safe_load((CHART / "values.yaml").read_text())
+        for dotted in re.findall(r"`((?:image|serviceAccount|rbac|sidecar|standalone)"
+                                 r"(?:\.\w+)+)`", self.text):
+            with self.subTest(value=dotted):
+                cur = values
+                for part in dotted.split("."):
+                    self.assertIn(part, cur, dotted)
+                    cur = cur[part]
+
+    def test_yaml_examples_parse(self):
+        for block in re.findall(r"```yaml\n(.*?)```", self.text, re.S):
+            if "{{" in block:
+                continue  # Helm template excerpts
+            docs = [d for d in yaml.safe_load_all(textwrap.dedent(block)) if d is not None]
+            self.assertTrue(docs)
+
+
+if __name__ == "__main__":
+    unittest.main()
