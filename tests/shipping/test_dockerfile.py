@@ -6,10 +6,12 @@ apt lists of this (bookworm) machine, and the runtime libraries against what the
 here actually links (ldd + dpkg -S + apt-cache depends).
 """
 import fnmatch
+import os
 import re
 import shlex
 import shutil
 import unittest
+from pathlib import Path
 
 from _support import REPO, apt_installed, dockerfile_stages, run
 
@@ -191,9 +193,11 @@ class DebianPackagesTest(unittest.TestCase):
         return {p.split(":")[0] for p in out}
 
     def test_runtime_stage_provides_every_library_the_binary_links(self):
-        binary = next((p for p in (REPO / "build" / "alembic-sidecar",
-                                   *sorted(REPO.glob("build-*/alembic-sidecar")))
-                       if p.exists()), None)
+        candidates = [REPO / "build" / "alembic-sidecar",
+                      *sorted(REPO.glob("build-*/alembic-sidecar"))]
+        if os.environ.get("ALEMBIC_SIDECAR_EXE"):  # set by ctest: the binary of that build
+            candidates.insert(0, Path(os.environ["ALEMBIC_SIDECAR_EXE"]))
+        binary = next((p for p in candidates if p.exists()), None)
         if binary is None or not shutil.which("ldd") or not shutil.which("dpkg"):
             self.skipTest("no built alembic-sidecar (./scripts/build.sh) or no ldd/dpkg")
         ldd = run(["ldd", str(binary)])
