@@ -86,8 +86,31 @@ def remove():
     os.remove(where(R['path']))
 def exists():
     sys.exit(0 if os.path.exists(where(R['path'])) else 1)
+def tree():
+    base = where('')
+    top = where(R['path'])
+    skip = set(R.get('skip') or [])
+    suffixes = tuple(R.get('suffixes') or ['.py'])
+    budget = int(R.get('maxBytes', 1 << 25))
+    out = {}
+    for d, dirs, files in os.walk(top):
+        rel = os.path.relpath(d, top)
+        depth = 0 if rel == '.' else rel.count(os.sep) + 1
+        dirs[:] = sorted(n for n in dirs if n not in skip and depth < int(R.get('maxDepth', 8)))
+        for n in sorted(files):
+            if n.endswith(suffixes) and budget > 0:
+                p = os.path.join(d, n)
+                try:
+                    with open(p, 'rb') as f:
+                        text = f.read().decode('utf-8', errors='replace')
+                except OSError:
+                    continue
+                budget -= len(text)
+                out[os.path.relpath(p, base)] = text
+    sys.stdout.write(json.dumps(out))
 try:
-    {'run': run, 'read': read, 'list': listdir, 'remove': remove, 'exists': exists}[R['op']]()
+    {'run': run, 'read': read, 'list': listdir, 'remove': remove, 'exists': exists,
+     'tree': tree}[R['op']]()
 except FileNotFoundError as e:
     fail(2, '%s: %s' % (e.strerror, R.get('path', '')))
 except OSError as e:
@@ -121,6 +144,36 @@ std::string withoutLauncherLine(const std::string& err) {
 }  // namespace
 
 std::string_view execLauncherSource() { return kLauncher; }
+
+core::Result<workspace::FileMap> ExecWorkspace::readTree(const std::string& dir,
+                                                         const workspace::TreeOptions& options) {
+  nlohmann::json request = {{"op", "tree"},
+                            {"root", target_.workingDir},
+                            {"path", dir},
+                            {"skip", options.skipDirs},
+                            {"suffixes", options.suffixes},
+                            {"maxDepth", options.maxDepth},
+                            {"maxBytes", options.maxBytes}};
+  auto result = launch(request, options_.fileTimeout);
+  if (!result) {
+    return result.error();
+  }
+  if (result->exitCode != 0) {
+    return fileError("tree", dir, *result);
+  }
+  auto parsed = nlohmann::json::parse(result->out, nullptr, false);
+  if (!parsed.is_object()) {
+    return core::Error::terminal(core::reason::kWorkspaceUnavailable,
+                                 "unreadable file listing of " + dir + " from " + describe());
+  }
+  workspace::FileMap files;
+  for (const auto& [path, text] : parsed.items()) {
+    if (text.is_string()) {
+      files.emplace(path, text.get<std::string>());
+    }
+  }
+  return files;
+}
 
 ExecWorkspace::ExecWorkspace(std::shared_ptr<KubeApi> api, ExecTarget target,
                              ExecWorkspaceOptions options)

@@ -48,6 +48,9 @@ class ExecWorkspace final : public workspace::Workspace {
   core::Result<std::vector<workspace::DirEntry>> listDir(const std::string& path) override;
   core::Status removeFile(const std::string& path) override;
   bool exists(const std::string& path) override;
+  /** One exec: the launcher walks the tree and returns the files as JSON. */
+  core::Result<workspace::FileMap> readTree(const std::string& dir,
+                                            const workspace::TreeOptions& options) override;
   std::string root() const override { return target_.workingDir; }
   std::string describe() const override;
 

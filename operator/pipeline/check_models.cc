@@ -7,62 +7,34 @@
 namespace alembic_sidecar::pipeline {
 namespace {
 
-constexpr int kMaxDepth = 6;
-
-bool skippedDirectory(const std::string& name) {
-  static const std::set<std::string> kSkipped = {
-      ".git",  ".hg",   ".venv", "venv",         "node_modules", "__pycache__", ".tox",
-      "build", "dist",  ".eggs", "site-packages", ".mypy_cache", ".pytest_cache", "tests",
-      "test",  ".cache"};
-  return kSkipped.count(name) > 0 || (!name.empty() && name.back() == '~');
-}
-
-std::string join(const std::string& dir, const std::string& name) {
-  return dir == "." || dir.empty() ? name : dir + "/" + name;
-}
+const std::vector<std::string> kSkippedDirectories = {
+    ".git",  ".hg",  ".venv", "venv",          "node_modules", "__pycache__",   ".tox",
+    "build", "dist", ".eggs", "site-packages", ".mypy_cache",  ".pytest_cache", "tests",
+    "test",  ".cache"};
 
 bool isPython(const std::string& name) {
   return name.size() > 3 && name.substr(name.size() - 3) == ".py";
 }
 
-/** Every .py file under dir (relative paths), skipping virtualenvs, caches and tests. */
-void collectPython(workspace::Workspace& ws, const std::string& dir, int depth,
-                   std::vector<std::string>& out) {
-  auto entries = ws.listDir(dir);
-  if (!entries || depth > kMaxDepth) {
-    return;
-  }
-  for (const auto& e : *entries) {
-    if (e.isDirectory && !skippedDirectory(e.name)) {
-      collectPython(ws, join(dir, e.name), depth + 1, out);
-    } else if (!e.isDirectory && isPython(e.name)) {
-      out.push_back(join(dir, e.name));
-    }
-  }
+bool under(const std::string& path, const std::string& dir) {
+  return dir == "." || dir.empty() || path.rfind(dir + "/", 0) == 0;
 }
 
 /** Model files by convention: the contents of every `models` package and every models.py. */
-void discoverModelFiles(workspace::Workspace& ws, const std::string& dir, int depth,
-                        const std::string& migrationsDir, std::vector<std::string>& out) {
-  auto entries = ws.listDir(dir);
-  if (!entries || depth > kMaxDepth) {
-    return;
-  }
-  for (const auto& e : *entries) {
-    std::string path = join(dir, e.name);
-    if (e.isDirectory) {
-      if (skippedDirectory(e.name) || path == migrationsDir) {
-        continue;
-      }
-      if (e.name == "models") {
-        collectPython(ws, path, depth + 1, out);
-      } else {
-        discoverModelFiles(ws, path, depth + 1, migrationsDir, out);
-      }
-    } else if (e.name == "models.py") {
+std::vector<std::string> discoverModelFiles(const workspace::FileMap& files,
+                                            const std::string& migrationsDir) {
+  std::vector<std::string> out;
+  for (const auto& [path, _] : files) {
+    if (under(path, migrationsDir) && migrationsDir != ".") {
+      continue;
+    }
+    std::string name = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
+    bool inModelsPackage = ("/" + path).find("/models/") != std::string::npos;
+    if (name == "models.py" || inModelsPackage) {
       out.push_back(path);
     }
   }
+  return out;
 }
 
 std::string registrationHint(const alembic::ModelClass& cls) {
@@ -102,41 +74,45 @@ StepOutcome checkModels(RunState& state) {
   }
   layout.envPySource = *envSource;
 
+  // One read of every Python file of the project (one round trip in a pod).
+  workspace::TreeOptions tree;
+  tree.skipDirs = kSkippedDirectories;
+  auto files = ws.readTree(".", tree);
+  if (!files) {
+    return failStep(state, type, files.error().reason,
+                    "cannot read the project's Python files: " + files.error().message);
+  }
   std::vector<std::string> modelFiles;
   for (const auto& path : state.request.modelPaths) {
-    if (isPython(path)) {
-      if (!ws.exists(path)) {
-        return failStep(state, type, core::reason::kProjectInvalid,
-                        "--models " + path + " does not exist in " + ws.describe());
+    size_t before = modelFiles.size();
+    for (const auto& [file, _] : *files) {
+      if (file == path || (!isPython(path) && under(file, path))) {
+        modelFiles.push_back(file);
       }
-      modelFiles.push_back(path);
-    } else {
-      size_t before = modelFiles.size();
-      collectPython(ws, path, 0, modelFiles);
-      if (modelFiles.size() == before) {
-        return failStep(state, type, core::reason::kProjectInvalid,
-                        "--models " + path + " holds no Python files in " + ws.describe());
-      }
+    }
+    if (modelFiles.size() == before) {
+      return failStep(state, type, core::reason::kProjectInvalid,
+                      "--models " + path + " names no Python file in " + ws.describe());
     }
   }
   if (state.request.modelPaths.empty()) {
-    discoverModelFiles(ws, ".", 0, ini->scriptLocation, modelFiles);
+    modelFiles = discoverModelFiles(*files, ini->scriptLocation);
   }
 
-  auto loader = [&ws](const std::string& path) -> std::optional<std::string> {
-    auto text = ws.readFile(path);
-    return text ? std::optional<std::string>(*text) : std::nullopt;
+  auto loader = [&files](const std::string& path) -> std::optional<std::string> {
+    auto it = files->find(path);
+    return it == files->end() ? std::nullopt : std::optional<std::string>(it->second);
   };
-  auto lister = [&ws](const std::string& dir) {
-    std::vector<std::string> files;
-    if (auto entries = ws.listDir(dir)) {
-      for (const auto& e : *entries) {
-        if (!e.isDirectory && isPython(e.name)) {
-          files.push_back(join(dir, e.name));
-        }
+  auto lister = [&files](const std::string& dir) {
+    std::vector<std::string> inDir;
+    for (const auto& [path, _] : *files) {
+      auto slash = path.rfind('/');
+      std::string parent = slash == std::string::npos ? "." : path.substr(0, slash);
+      if (parent == dir) {
+        inDir.push_back(path);
       }
     }
-    return files;
+    return inDir;
   };
   std::vector<std::string> sysPath = ini->prependSysPath;
   if (sysPath.empty()) {

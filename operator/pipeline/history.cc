@@ -25,12 +25,19 @@ struct HistoryRevision {
 /** The history from base to head along down_revision links (single head). */
 core::Result<std::vector<HistoryRevision>> readHistory(RunState& state) {
   std::map<std::string, HistoryRevision> byId;
-  for (const auto& path : versionFiles(state)) {
-    auto text = state.deps.workspace->readFile(path);
-    if (!text) {
-      return text.error();
+  workspace::FileMap files;
+  for (const auto& dir : state.layout->ini.versionLocations) {
+    workspace::TreeOptions tree;
+    tree.skipDirs = {"__pycache__"};
+    tree.maxDepth = 0;  // alembic reads the version directory itself, not subdirectories
+    auto found = state.deps.workspace->readTree(dir, tree);
+    if (!found) {
+      return found.error();
     }
-    auto parsed = alembic::parseRevisionFile(*text);
+    files.merge(*found);
+  }
+  for (const auto& [path, text] : files) {
+    auto parsed = alembic::parseRevisionFile(text);
     if (!parsed) {
       return core::Error::terminal(parsed.error().reason, path + ": " + parsed.error().message);
     }

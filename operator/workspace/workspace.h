@@ -37,6 +37,19 @@ struct DirEntry {
   bool isDirectory = false;
 };
 
+/** Which files readTree() returns. */
+struct TreeOptions {
+  std::vector<std::string> suffixes = {".py"};
+  /** Directory names never entered (virtualenvs, caches, ...). */
+  std::vector<std::string> skipDirs;
+  int maxDepth = 8;
+  /** The whole answer stops growing past this many bytes of file content. */
+  size_t maxBytes = 32 * 1024 * 1024;
+};
+
+/** Relative path (from the workspace root) -> file content. */
+using FileMap = std::map<std::string, std::string>;
+
 /**
  * Where the application's code lives and where alembic runs: the local file system, or
  * a container reached through pods/exec. Paths are relative to root() unless absolute.
@@ -53,6 +66,11 @@ class Workspace {
   virtual core::Result<std::vector<DirEntry>> listDir(const std::string& path) = 0;
   virtual core::Status removeFile(const std::string& path) = 0;
   virtual bool exists(const std::string& path) = 0;
+  /**
+   * Every file under `dir` matching the options, read in one go. The default walks with
+   * listDir/readFile; a remote workspace overrides it to make one round trip.
+   */
+  virtual core::Result<FileMap> readTree(const std::string& dir, const TreeOptions& options);
   /** The project directory, as the workspace sees it. */
   virtual std::string root() const = 0;
   /** A short description for messages, e.g. "local /src/app" or "pod ns/app-1 container app". */
