@@ -9,7 +9,9 @@
 #include "cli/check_command.h"
 #include "cli/logging.h"
 #include "cli/postgres_command.h"
+#include "cli/request_command.h"
 #include "cli/revision_command.h"
+#include "cli/sidecar_command.h"
 #include "core/report.h"
 
 namespace alembic_sidecar::cli {
@@ -28,6 +30,8 @@ int runMain(int argc, char** argv) {
   commands["check"] = addCheckCommand(app, redactor);
   commands["upgrade"] = addUpgradeCommand(app, redactor);
   commands["postgres"] = addPostgresCommand(app, redactor);
+  commands["sidecar"] = addSidecarCommand(app, redactor);
+  commands["request"] = addRequestCommand(app, redactor);
 
   try {
     app.parse(argc, argv);

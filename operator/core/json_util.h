@@ -44,4 +44,14 @@ inline const nlohmann::json& arrayField(const nlohmann::json& j, const char* key
   return it != j.end() && it->is_array() ? *it : kEmpty;
 }
 
+/** The object at `key`, or an empty object. */
+inline const nlohmann::json& objectOr(const nlohmann::json& j, const char* key) {
+  static const nlohmann::json kEmpty = nlohmann::json::object();
+  if (!j.is_object()) {
+    return kEmpty;
+  }
+  auto it = j.find(key);
+  return it != j.end() && it->is_object() ? *it : kEmpty;
+}
+
 }  // namespace alembic_sidecar::core

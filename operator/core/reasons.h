@@ -48,6 +48,8 @@ inline constexpr char kUsageError[] = "UsageError";
 inline constexpr char kInvalidDatabaseUrl[] = "InvalidDatabaseUrl";
 inline constexpr char kDatabaseUnavailable[] = "DatabaseUnavailable";  // transient
 inline constexpr char kDatabaseNotFound[] = "DatabaseNotFound";
+inline constexpr char kDatabaseNotDiscovered[] = "DatabaseNotDiscovered";
+inline constexpr char kDatabaseSecretMissing[] = "DatabaseSecretMissing";  // transient for operators
 inline constexpr char kLocalPostgresFailed[] = "LocalPostgresFailed";
 inline constexpr char kProjectInvalid[] = "ProjectInvalid";
 inline constexpr char kWorkspaceUnavailable[] = "WorkspaceUnavailable";  // transient
@@ -65,6 +67,14 @@ inline constexpr char kModelsOutOfSync[] = "ModelsOutOfSync";
 inline constexpr char kTimeout[] = "Timeout";
 inline constexpr char kCancelled[] = "Cancelled";
 inline constexpr char kInternalError[] = "InternalError";
+// The sidecar controller.
+inline constexpr char kInvalidSpec[] = "InvalidSpec";
+inline constexpr char kTargetNotFound[] = "TargetNotFound";          // transient
+inline constexpr char kApiUnavailable[] = "ApiUnavailable";          // transient
+inline constexpr char kClaimLost[] = "ClaimLost";
+inline constexpr char kClaimed[] = "Claimed";
+inline constexpr char kRetryScheduled[] = "RetryScheduled";
+inline constexpr char kInterrupted[] = "Interrupted";
 }  // namespace reason
 
 namespace finding {
@@ -92,7 +102,7 @@ inline constexpr char kRoundTripDifference[] = "RoundTripDifference";  // error,
 inline constexpr char kModelsOutOfSync[] = "ModelsOutOfSync";          // error, one per op
 inline constexpr char kModelNotRegistered[] = "ModelNotRegistered";    // error, one per class
 inline constexpr char kScratchLeftBehind[] = "ScratchDatabaseLeftBehind";  // warning
-inline constexpr char kLocalPostgresStarted[] = "LocalPostgresStarted";    // info
+inline constexpr char kDatabaseNote[] = "DatabaseNote";  // info: how step 1 found the database
 }  // namespace finding
 
 namespace severity {

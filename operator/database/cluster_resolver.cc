@@ -18,8 +18,6 @@ namespace alembic_sidecar::database {
 namespace {
 
 // Reason codes of this resolver; they belong in core/reasons.h and move there.
-constexpr char kDatabaseNotDiscovered[] = "DatabaseNotDiscovered";
-constexpr char kDatabaseSecretMissing[] = "DatabaseSecretMissing";
 
 constexpr char kDefaultDriver[] = "postgresql+asyncpg";
 constexpr char kServiceBindingType[] = "servicebinding.io/postgresql";
@@ -290,7 +288,7 @@ core::Result<ConnectionInfo> connectionFromSecretData(
     info.password = *password;
   }
   if (!missing.empty()) {
-    return core::Error::terminal(kDatabaseSecretMissing, where + " has no key uri and lacks " +
+    return core::Error::terminal(core::reason::kDatabaseSecretMissing, where + " has no key uri and lacks " +
                                                              join(missing, ", ") +
                                                              " (its keys: " + keysOf(data) + ")");
   }
@@ -400,7 +398,7 @@ core::Result<ResolvedDatabase> ClusterResolver::resolve() {
     }
   }
   return core::Error::terminal(
-      kDatabaseNotDiscovered,
+      core::reason::kDatabaseNotDiscovered,
       "no database found in namespace " + namespace_ + ": " + join(misses, ", ") +
           "; set spec.database in the MigrationRun (urlFrom.secretKeyRef, or host, user and "
           "passwordFrom.secretKeyRef)");
@@ -508,7 +506,7 @@ ClusterResolver::Attempt ClusterResolver::fromCloudNativePg(std::vector<std::str
     }
   }
   if (!*data) {
-    return core::Error::retryable(kDatabaseSecretMissing,
+    return core::Error::retryable(core::reason::kDatabaseSecretMissing,
                                   "CloudNativePG cluster " + inQuotes(name) + ": secret " +
                                       inQuotes(name + "-app") + " not found in namespace " +
                                       namespace_ +
@@ -737,7 +735,7 @@ ClusterResolver::Attempt ClusterResolver::fromBitnami(std::vector<std::string>& 
     }
     if (!value) {
       return core::Error::terminal(
-          kDatabaseSecretMissing,
+          core::reason::kDatabaseSecretMissing,
           "Bitnami postgresql service " + inQuotes(serviceName) + ": no secret labelled " +
               instanceSelector + " in namespace " + namespace_ + " has key " +
               inQuotes(keys.front()) + " (the password of user " + inQuotes(user) + ")");
@@ -874,12 +872,12 @@ core::Result<std::string> ClusterResolver::secretValue(const SecretKeyRef& ref,
   }
   if (!*data) {
     return core::Error::terminal(
-        kDatabaseSecretMissing,
+        core::reason::kDatabaseSecretMissing,
         what + ": secret " + inQuotes(ref.name) + " not found in namespace " + namespace_);
   }
   auto it = (*data)->find(ref.key);
   if (it == (*data)->end()) {
-    return core::Error::terminal(kDatabaseSecretMissing, what + ": secret " + inQuotes(ref.name) +
+    return core::Error::terminal(core::reason::kDatabaseSecretMissing, what + ": secret " + inQuotes(ref.name) +
                                                              " has no key " + inQuotes(ref.key) +
                                                              " (its keys: " + keysOf(**data) + ")");
   }
@@ -894,7 +892,7 @@ core::Result<ClusterResolver::SecretData> ClusterResolver::operatorSecret(
   }
   if (!*data) {
     return core::Error::retryable(
-        kDatabaseSecretMissing, owner + ": secret " + inQuotes(name) + " not found in namespace " +
+        core::reason::kDatabaseSecretMissing, owner + ": secret " + inQuotes(name) + " not found in namespace " +
                                     namespace_ +
                                     " (the operator creates it once the cluster is initialised)");
   }
@@ -985,7 +983,7 @@ core::Result<std::optional<std::string>> ClusterResolver::envValue(const nlohman
         if (core::boolField(ref, "optional")) {
           continue;
         }
-        return core::Error::terminal(kDatabaseSecretMissing,
+        return core::Error::terminal(core::reason::kDatabaseSecretMissing,
                                      "container " + inQuotes(core::stringField(container, "name")) +
                                          " envFrom: secret " + inQuotes(secretName) +
                                          " not found in namespace " + namespace_);

@@ -11,9 +11,11 @@ namespace {
 std::string locateGenerated(RunState& state, const std::string& output,
                             const std::set<std::string>& before) {
   std::string path = alembic::generatedPathFromOutput(output);
-  const std::string root = state.deps.workspace->root() + "/";
-  if (!path.empty() && path.rfind(root, 0) == 0) {
-    return path.substr(root.size());
+  const std::string root = state.deps.workspace->root();
+  // A workspace whose root is the process's own working directory (pods/exec without a
+  // workingDir) has no prefix to strip: the listing says which file is new.
+  if (!root.empty() && !path.empty() && path.rfind(root + "/", 0) == 0) {
+    return path.substr(root.size() + 1);
   }
   for (const auto& file : versionFiles(state)) {
     if (!before.count(file)) {
@@ -49,6 +51,9 @@ StepOutcome generate(RunState& state) {
     return failStep(state, type, core::reason::kAutogenerateFailed,
                     "alembic reported success but the generated file cannot be read (" + path +
                         "): " + text.error().message);
+  }
+  if (state.deps.progress) {
+    state.deps.progress->revisionFileCreated(path);
   }
   GeneratedRevision revision;
   revision.path = path;

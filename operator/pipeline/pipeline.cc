@@ -181,6 +181,11 @@ RunOutcome runPipeline(const RunRequest& request, PipelineDeps deps) {
              "unknown action '" + request.action + "' (revision, check, roundtrip, upgrade)");
   } else {
     for (const auto& step : *steps) {
+      if (deps.cancelled && deps.cancelled()) {
+        failStep(state, step.condition, core::reason::kCancelled,
+                 std::string("the run was interrupted before ") + step.condition);
+        break;
+      }
       if (state.expired()) {
         failStep(state, step.condition, core::reason::kTimeout,
                  "the run exceeded its timeout of " + std::to_string(request.timeout.count()) +

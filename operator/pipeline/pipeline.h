@@ -22,6 +22,8 @@ class ProgressSink {
   virtual void stepFinished(const core::Condition& /*condition*/, const core::Report& /*report*/) {}
   /** A scratch database now exists; it is dropped when the run ends. */
   virtual void scratchDatabaseCreated(const std::string& /*name*/) {}
+  /** alembic wrote a revision file into the project (path relative to the workspace). */
+  virtual void revisionFileCreated(const std::string& /*path*/) {}
 };
 
 /** Everything a run touches, passed in so each piece can be replaced in tests. */
@@ -33,6 +35,8 @@ struct PipelineDeps {
   ProgressSink* progress = nullptr;  // optional
   std::function<std::chrono::system_clock::time_point()> now;  // default: system_clock
   std::function<std::string()> randomSuffix;                   // default: 6 random hex
+  /** Checked between steps: true ends the run (reason Cancelled) and cleans up. */
+  std::function<bool()> cancelled;
 };
 
 /** The finished report, plus the generated file's text (kept even when the file is removed). */

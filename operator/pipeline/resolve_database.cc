@@ -14,7 +14,7 @@ StepOutcome resolveDatabase(RunState& state) {
   state.report.database =
       core::DatabaseInfo{resolved->source, conn.host, conn.port, conn.database};
   for (const auto& note : resolved->notes) {
-    addFinding(state, {core::finding::kLocalPostgresStarted, core::severity::kInfo, note, "", "", 0});
+    addFinding(state, {core::finding::kDatabaseNote, core::severity::kInfo, note, "", "", 0});
   }
 
   state.db = state.deps.databaseFactory(conn);

@@ -1,0 +1,17 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+#include "core/redactor.h"
+
+namespace alembic_sidecar::cli {
+
+/**
+ * `alembic-sidecar request --action revision -m MSG [--target-selector app=backend]
+ * [--namespace NS] [--wait] [--timeout 900] [--json]`: creates a MigrationRun and, with
+ * --wait, follows it with a watch, printing each step, then the report; exit 0/1/3.
+ */
+std::function<int()> addRequestCommand(CLI::App& app, const core::RedactorPtr& redactor);
+
+}  // namespace alembic_sidecar::cli
