@@ -301,6 +301,33 @@ TEST_F(SidecarTest, Check_InSyncThroughTheCluster) {
   EXPECT_EQ(result.json()["reason"], "InSync");
 }
 
+TEST_F(SidecarTest, SpecChange_RerunsTheRunForTheNewGeneration) {
+  createPod("backend-0", app_.dir());
+  startSidecar("backend-0");
+  std::string name = newRun({{"action", "check"}})["metadata"]["name"];
+  ASSERT_TRUE(waitUntil([&] { return finished(name); }, std::chrono::seconds(60)));
+  auto first = run(name);
+  ASSERT_EQ(first["status"]["phase"], "Succeeded");
+
+  auto patched = api_->mergePatch(res::migrationRuns(ns_).named(name),
+                                  {{"spec", {{"roundtripLast", 2}}}});
+  ASSERT_TRUE(patched.ok());
+  ASSERT_EQ((*patched)["metadata"]["generation"], 2);
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        auto status = core::objectOr(run(name), "status");
+        return core::intField(status, "observedGeneration") == 2 && finished(name);
+      },
+      std::chrono::seconds(60)));
+  auto second = run(name)["status"];
+  EXPECT_EQ(second["phase"], "Succeeded");
+  EXPECT_EQ(second["attempts"], 1);  // a new spec starts counting again
+  EXPECT_THAT(second["message"].get<std::string>(), HasSubstr("round-trip"));
+  for (const auto& c : second["conditions"]) {
+    EXPECT_EQ(c["observedGeneration"], 2);
+  }
+}
+
 TEST_F(SidecarTest, SchemaValidation_RejectsBadSpecsLikeTheCrd) {
   auto bad = [&](const nlohmann::json& spec) {
     return api_->create(res::migrationRuns(ns_),
