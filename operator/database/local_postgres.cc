@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <openssl/rand.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -17,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/random.h"
 #include "core/reasons.h"
 #include "database/pg_database.h"
 #include "workspace/process.h"
@@ -32,20 +32,6 @@ constexpr auto kStopTimeout = std::chrono::seconds(30);
 
 core::Error failed(const std::string& message) {
   return core::Error::terminal(core::reason::kLocalPostgresFailed, message);
-}
-
-std::string randomHex(size_t bytes) {
-  std::vector<unsigned char> buf(bytes);
-  if (RAND_bytes(buf.data(), static_cast<int>(buf.size())) != 1) {
-    return {};
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : buf) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 0xF]);
-  }
-  return out;
 }
 
 std::string findBinDir() {
@@ -216,7 +202,7 @@ core::Result<LocalPostgresState> initCluster(const LocalPostgresOptions& options
         "no PostgreSQL server binaries under /usr/lib/postgresql (install postgresql-15)");
   }
   s.user = "postgres";
-  s.password = randomHex(16);
+  s.password = core::randomHex(16);
   s.database = options.database;
   if (user.uid) {
     // The service user cannot traverse a root-only home; keep the cluster under /tmp.

@@ -1,8 +1,8 @@
 #include "pipeline/pipeline.h"
 
-#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
+#include "core/random.h"
 #include "core/reasons.h"
 #include "pipeline/steps.h"
 
@@ -63,20 +63,6 @@ const std::vector<StepEntry>* stepsFor(const std::string& action) {
     return &kUpgradeSteps;
   }
   return nullptr;
-}
-
-std::string randomHex6() {
-  unsigned char bytes[3];
-  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
-    return "000000";
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 0xF]);
-  }
-  return out;
 }
 
 /** Drops the scratch database; removes a generated file the run rejected. */
@@ -160,7 +146,7 @@ RunOutcome runPipeline(const RunRequest& request, PipelineDeps deps) {
     deps.now = [] { return std::chrono::system_clock::now(); };
   }
   if (!deps.randomSuffix) {
-    deps.randomSuffix = randomHex6;
+    deps.randomSuffix = [] { return core::randomHex(3); };
   }
   if (!deps.redactor) {
     deps.redactor = std::make_shared<core::Redactor>();
