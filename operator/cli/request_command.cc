@@ -155,7 +155,7 @@ int runRequest(const RequestOptions& o, const core::RedactorPtr& redactor) {
               << created.error().reason << "): " << created.error().message << "\n";
     return created.error().reason == "Invalid" ? core::kExitUsage : core::kExitFailed;
   }
-  std::string name = core::stringField((*created)["metadata"], "name");
+  std::string name = core::stringField(core::objectOr(*created, "metadata"), "name");
   std::fprintf(stderr, "migrationrun.alembic.sidecar.dev/%s created in namespace %s\n",
                name.c_str(), ns.c_str());
   if (!o.wait) {

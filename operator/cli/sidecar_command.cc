@@ -10,6 +10,7 @@
 
 #include "cli/logging.h"
 #include "controller/controller.h"
+#include "core/json_util.h"
 #include "core/reasons.h"
 #include "core/report.h"
 #include "database/cluster_resolver.h"
@@ -82,7 +83,7 @@ controller::RunEnvironment productionEnvironment(std::shared_ptr<kube::KubeApi> 
     }
     kube::ExecTarget target;
     target.namespace_ = options.ns;
-    target.pod = pod["metadata"].value("name", "");
+    target.pod = core::stringField(core::objectOr(pod, "metadata"), "name");
     target.container =
         spec.target.container.empty() ? options.defaultContainer : spec.target.container;
     target.workingDir =
@@ -114,14 +115,14 @@ controller::RunEnvironment productionEnvironment(std::shared_ptr<kube::KubeApi> 
 }
 
 int runSidecar(const SidecarCliOptions& o, const core::RedactorPtr& redactor) {
-  setUpLogging(redactor, LogFormat::kJson, "info");
   // Signals are taken by sigwait on this thread only; every thread started below inherits
-  // the mask.
+  // the mask. First thing, so a SIGTERM during start-up is a clean stop too.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  setUpLogging(redactor, LogFormat::kJson, "info");
 
   kube::KubeconfigOptions configOptions;
   configOptions.path = o.kubeconfig;

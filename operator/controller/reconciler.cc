@@ -50,7 +50,9 @@ class StatusProgress : public pipeline::ProgressSink {
                                                            started_)
                                  .count());
     }
-    auto previous = core::objectOr(writer_.current(), "status")["conditions"];
+    // A copy: current() is a temporary. (operator[] on a const json is undefined for a missing
+    // key, and a freshly claimed run has no conditions yet.)
+    nlohmann::json previous = core::arrayField(core::objectOr(writer_.current(), "status"), "conditions");
     nlohmann::json status = {
         {"phase", core::phase::kRunning},
         {"reason", condition.reason},
@@ -227,10 +229,10 @@ std::optional<SystemTime> Reconciler::claimAndRun(const nlohmann::json& run, Dec
   }
   nlohmann::json body = {
       {"metadata",
-       {{"resourceVersion", core::stringField(run["metadata"], "resourceVersion")}}},
+       {{"resourceVersion", core::stringField(core::objectOr(run, "metadata"), "resourceVersion")}}},
       {"status", claim}};
-  auto ref = kube::resources::migrationRuns(core::stringField(run["metadata"], "namespace"))
-                 .named(core::stringField(run["metadata"], "name"))
+  auto ref = kube::resources::migrationRuns(core::stringField(core::objectOr(run, "metadata"), "namespace"))
+                 .named(core::stringField(core::objectOr(run, "metadata"), "name"))
                  .withSubresource("status");
   auto claimed = api_->mergePatch(ref, body);
   if (!claimed) {
@@ -280,8 +282,8 @@ core::Result<nlohmann::json> Reconciler::targetPod(const RunSpec& spec) {
       bool running = core::stringField(core::objectOr(pod, "status"), "phase") == "Running";
       bool deleting = !core::stringField(core::objectOr(pod, "metadata"), "deletionTimestamp").empty();
       if (running && !deleting &&
-          (chosen.is_null() || core::stringField(pod["metadata"], "name") <
-                                   core::stringField(chosen["metadata"], "name"))) {
+          (chosen.is_null() || core::stringField(core::objectOr(pod, "metadata"), "name") <
+                                   core::stringField(core::objectOr(chosen, "metadata"), "name"))) {
         chosen = pod;
       }
     }
@@ -316,8 +318,11 @@ std::optional<SystemTime> Reconciler::execute(const nlohmann::json& claimed,
                                               const RunView& before) {
   RunStatusWriter writer(api_, claimed, options_.self);
   const auto view = viewOf(claimed);
-  const std::string name = core::stringField(claimed["metadata"], "name");
+  const std::string name = core::stringField(core::objectOr(claimed, "metadata"), "name");
   auto nowFn = [this] { return nowText(); };
+  // From the claim on: finding the target and the database may take a while under load, and
+  // a claim without heartbeat would look abandoned to the other sidecars.
+  auto heartbeat = std::make_unique<Heartbeat>(writer, options_.heartbeatInterval, nowFn);
   if (events_) {
     auto recorded = events_->normal(claimed, core::reason::kClaimed, "Claim",
                                     "claimed by " + options_.self + " (attempt " +
@@ -371,19 +376,20 @@ std::optional<SystemTime> Reconciler::execute(const nlohmann::json& claimed,
         deps.redactor = redactor_;
         deps.progress = &progress;
         deps.cancelled = [this, &writer] { return shuttingDown_.load() || writer.lost(); };
-        Heartbeat heartbeat(writer, options_.heartbeatInterval, nowFn);
         outcome = pipeline::runPipeline(toRunRequest(*spec, options_.defaults), deps);
       }
     }
   }
 
+  heartbeat.reset();  // the final writes below clear heartbeatTime
   auto& report = outcome.report;
   report.action = action;
   if (writer.lost()) {
     spdlog::warn("Run taken over by another sidecar; result dropped run={}", view.key);
     return std::nullopt;
   }
-  auto previous = core::objectOr(writer.current(), "status")["conditions"];
+  nlohmann::json previous =
+      core::arrayField(core::objectOr(writer.current(), "status"), "conditions");
   auto conditions = mergeConditions(previous, report.conditions, view.generation, nowText());
   nlohmann::json cleared = {{"scratchDatabase", nullptr},
                             {"pendingRevisionFile", nullptr},

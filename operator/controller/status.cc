@@ -45,10 +45,8 @@ nlohmann::json reportStatus(const core::Report& report) {
 RunView viewOf(const nlohmann::json& run) {
   RunView v;
   v.key = objectKey(run);
-  const auto& meta = run.contains("metadata") ? run["metadata"] : nlohmann::json::object();
-  const auto& status = run.contains("status") && run["status"].is_object()
-                           ? run["status"]
-                           : nlohmann::json::object();
+  const auto& meta = core::objectOr(run, "metadata");
+  const auto& status = core::objectOr(run, "status");
   v.generation = core::intField(meta, "generation", 1);
   v.deleting = !core::stringField(meta, "deletionTimestamp").empty();
   v.observedGeneration = core::intField(status, "observedGeneration");

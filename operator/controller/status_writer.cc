@@ -17,7 +17,7 @@ constexpr int kMaxConflictRetries = 5;
 RunStatusWriter::RunStatusWriter(std::shared_ptr<kube::KubeApi> api, nlohmann::json run,
                                  std::string self)
     : api_(std::move(api)), self_(std::move(self)), run_(std::move(run)) {
-  const auto& meta = run_["metadata"];
+  const auto& meta = core::objectOr(run_, "metadata");
   ref_ = kube::resources::migrationRuns(core::stringField(meta, "namespace"))
              .named(core::stringField(meta, "name"));
   statusRef_ = ref_.withSubresource("status");
@@ -30,7 +30,7 @@ core::Status RunStatusWriter::patch(const nlohmann::json& status) {
   }
   for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
     nlohmann::json body = {
-        {"metadata", {{"resourceVersion", core::stringField(run_["metadata"], "resourceVersion")}}},
+        {"metadata", {{"resourceVersion", core::stringField(core::objectOr(run_, "metadata"), "resourceVersion")}}},
         {"status", status}};
     auto written = api_->mergePatch(statusRef_, body);
     if (written) {
@@ -48,8 +48,8 @@ core::Status RunStatusWriter::patch(const nlohmann::json& status) {
     std::string owner = core::stringField(core::objectOr(run_, "status"), "claimedBy");
     if (owner != self_) {
       lost_ = true;
-      spdlog::warn("Claim lost run={}/{} owner={}", core::stringField(run_["metadata"], "namespace"),
-                   core::stringField(run_["metadata"], "name"), owner);
+      spdlog::warn("Claim lost run={}/{} owner={}", core::stringField(core::objectOr(run_, "metadata"), "namespace"),
+                   core::stringField(core::objectOr(run_, "metadata"), "name"), owner);
       return core::Error::terminal(core::reason::kClaimLost,
                                    "the run is now claimed by " + owner);
     }

@@ -120,7 +120,7 @@ class SidecarTest : public kube::e2e::ServerSuite {
                                      "--namespace",        ns_,
                                      "--port",             std::to_string(port),
                                      "--heartbeat-seconds", "1",
-                                     "--stale-after-seconds", "6",
+                                     "--stale-after-seconds", "20",
                                      "--retry-base-seconds", "1"};
     std::string log = server()->scratchDir() + "/sidecar-" + podName + "-" +
                       std::to_string(sidecars_.size()) + ".log";
