@@ -4,6 +4,7 @@ Run: cd tests/kube_api_server && /usr/bin/python3 -m unittest -v test_server
 """
 import asyncio
 import base64
+import datetime
 import json
 import os
 import shutil
@@ -506,6 +507,48 @@ class TestWatch(ApiTest):
             self.assertLessEqual(int(b["object"]["metadata"]["resourceVersion"]), int(st["resourceVersion"]))
         events, _ = await self.watch_lines(MR.format(ns=n), {"watch": "1", "timeoutSeconds": "1"})
         self.assertEqual(events, [])
+
+    async def test_busy_watch_with_bookmarks_delivers_every_event(self):
+        """Writes arriving while a bookmark is due must not stall the stream (they once did:
+        the watch kept cancelling its own queue reads until its timeout). A server with a
+        5 ms bookmark interval makes that moment frequent."""
+        d = tempfile.mkdtemp(prefix="kas-busy-")
+        proc, info = start_server(d, "--bookmark-interval", "0.005")
+        try:
+            self.url, self.token = info["url"], info["token"]   # this test only
+            self.ssl = ssl.create_default_context(cafile=info["ca"])
+            n = ns()
+            cm = await self.ok("POST", CM.format(ns=n), {"metadata": {"name": "busy"}}, expect=201)
+            writes = 240
+
+            async def writer(k):
+                for i in range(writes // 4):
+                    await self.ok("PATCH", CM.format(ns=n) + "/busy", {"data": {f"w{k}": str(i)}},
+                                  ctype="application/merge-patch+json")
+
+            seen = {"MODIFIED": 0, "BOOKMARK": 0}
+
+            async def watch():
+                h = {"Authorization": f"Bearer {self.token}"}
+                async with self.session.get(self.url + CM.format(ns=n), ssl=self.ssl, headers=h, params={
+                        "watch": "1", "resourceVersion": cm["metadata"]["resourceVersion"],
+                        "allowWatchBookmarks": "true", "timeoutSeconds": "8"}) as r:
+                    async for line in r.content:
+                        t = json.loads(line)["type"]
+                        seen[t] = seen.get(t, 0) + 1
+                        if seen["MODIFIED"] == writes:
+                            return
+
+            reader = asyncio.create_task(watch())
+            await asyncio.gather(*(writer(k) for k in range(4)))
+            await asyncio.wait_for(reader, 10)
+            self.assertEqual(seen["MODIFIED"], writes, seen)
+            self.assertGreater(seen["BOOKMARK"], 0)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(10)
+            proc.stdout.close()
+            shutil.rmtree(d, ignore_errors=True)
 
     async def test_too_old_resource_version_after_compact(self):
         n = ns()
@@ -1076,6 +1119,301 @@ class TestMisc(ApiTest):
         # the CRD loaded from --crd is still served
         await self.ok("GET", WG.format(ns=n))
 
+
+
+# ---------------------------------------------------------------------------
+TABLE_V1 = "application/json;as=Table;v=v1;g=meta.k8s.io"
+# exactly what kubectl get sends
+KUBECTL_ACCEPT = ("application/json;as=Table;v=v1;g=meta.k8s.io,"
+                  "application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json")
+KUBECTL = os.path.join(HERE, "..", "..", ".tools", "bin", "kubectl")
+EV_V1 = "/apis/events.k8s.io/v1/namespaces/{ns}/events"
+EV_CORE = "/api/v1/namespaces/{ns}/events"
+
+
+class TestTables(ApiTest):
+    """Server-side printing (`kubectl get`): Table, includeObject, metadata-only forms."""
+
+    async def widget(self, n, name, **spec):
+        return await self.ok("POST", WG.format(ns=n), {
+            "apiVersion": "example.test.dev/v1", "kind": "Widget", "metadata": {"name": name},
+            "spec": {"action": "check", **spec}}, expect=201)
+
+    async def test_custom_resource_columns_from_the_crd(self):
+        n = ns()
+        await self.widget(n, "a", owner="alice", tags=["x", "y"])
+        await self.widget(n, "b", action="upgrade", replicas=3)
+        await self.ok("PATCH", WG.format(ns=n) + "/a/status", {"status": {
+            "phase": "Running", "conditions": [{"type": "Synced", "status": "False"},
+                                               {"type": "Ready", "status": "True"}]}},
+            ctype="application/merge-patch+json")
+        t = await self.ok("GET", WG.format(ns=n), headers={"Accept": KUBECTL_ACCEPT})
+        self.assertEqual((t["kind"], t["apiVersion"]), ("Table", "meta.k8s.io/v1"))
+        cols = t["columnDefinitions"]
+        self.assertEqual([c["name"] for c in cols],
+                         ["Name", "Action", "Phase", "Replicas", "Ready", "Tags", "Owner", "Age"])
+        self.assertEqual([c["type"] for c in cols],
+                         ["string", "string", "string", "integer", "string", "string", "string", "date"])
+        self.assertEqual(cols[0]["format"], "name")
+        self.assertEqual([c["priority"] for c in cols], [0, 0, 0, 0, 0, 0, 1, 0])
+        self.assertEqual(cols[1]["description"],
+                         "Custom resource definition column (in JSONPath format): .spec.action")
+        a, b = t["rows"]
+        # date columns are turned into an age by the server (ShortHumanDuration)
+        self.assertEqual(a["cells"], ["a", "check", "Running", 1, "True", '["x","y"]', "alice", "0s"])
+        self.assertEqual(b["cells"], ["b", "upgrade", None, 3, None, None, None, "0s"])
+        self.assertEqual(a["object"]["kind"], "PartialObjectMetadata")
+        self.assertEqual(a["object"]["apiVersion"], "meta.k8s.io/v1")
+        self.assertEqual(a["object"]["metadata"]["name"], "a")
+        self.assertNotIn("spec", a["object"])
+        lst = await self.ok("GET", WG.format(ns=n))
+        self.assertEqual(t["metadata"]["resourceVersion"], lst["metadata"]["resourceVersion"])
+
+        beta = await self.ok("GET", WG.format(ns=n) + "/a",
+                             headers={"Accept": "application/json;as=Table;v=v1beta1;g=meta.k8s.io"})
+        self.assertEqual(beta["apiVersion"], "meta.k8s.io/v1beta1")
+        self.assertEqual(beta["rows"][0]["object"]["apiVersion"], "meta.k8s.io/v1beta1")
+        self.assertEqual(len(beta["rows"]), 1)
+        full = await self.ok("GET", WG.format(ns=n), params={"includeObject": "Object"},
+                             headers={"Accept": TABLE_V1})
+        self.assertEqual(full["rows"][0]["object"]["kind"], "Widget")
+        self.assertEqual(full["rows"][0]["object"]["spec"]["owner"], "alice")
+        none = await self.ok("GET", WG.format(ns=n), params={"includeObject": "None"},
+                             headers={"Accept": TABLE_V1})
+        self.assertIsNone(none["rows"][0]["object"])
+        code, js, _ = await self.req("GET", WG.format(ns=n), params={"includeObject": "All"},
+                                     headers={"Accept": TABLE_V1})
+        self.assertEqual(code, 400, js)
+        page = await self.ok("GET", WG.format(ns=n), params={"limit": "1"}, headers={"Accept": TABLE_V1})
+        self.assertEqual(len(page["rows"]), 1)
+        self.assertEqual(page["metadata"]["remainingItemCount"], 1)
+        self.assertTrue(page["metadata"]["continue"])
+        # a migrationrun served without a CRD file: what the apiserver defaults (Name, Age)
+        await self.mr(n, "m")
+        mt = await self.ok("GET", MR.format(ns=n), headers={"Accept": KUBECTL_ACCEPT})
+        self.assertEqual([c["name"] for c in mt["columnDefinitions"]], ["Name", "Age"])
+        self.assertEqual(mt["rows"][0]["cells"], ["m", "0s"])
+
+    async def test_negotiation_and_metadata_only_forms(self):
+        n = ns()
+        await self.widget(n, "a")
+        plain = await self.ok("GET", WG.format(ns=n), headers={"Accept": "application/json"})
+        self.assertEqual(plain["kind"], "WidgetList")
+        code, js, _ = await self.req("GET", WG.format(ns=n),
+                                     headers={"Accept": "application/json;as=Foo;v=v1;g=meta.k8s.io"})
+        self.assertEqual(code, 406, js)
+        self.assertStatus(js, 406, "NotAcceptable")
+        # an unsupported conversion is skipped in favour of the next acceptable entry
+        skip = await self.ok("GET", WG.format(ns=n), headers={
+            "Accept": "application/json;as=Foo;v=v1;g=meta.k8s.io, application/json"})
+        self.assertEqual(skip["kind"], "WidgetList")
+        pl = await self.ok("GET", WG.format(ns=n), headers={
+            "Accept": "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io"})
+        self.assertEqual(pl["kind"], "PartialObjectMetadataList")
+        self.assertEqual(pl["items"][0]["kind"], "PartialObjectMetadata")
+        self.assertNotIn("spec", pl["items"][0])
+        one = await self.ok("GET", WG.format(ns=n) + "/a", headers={
+            "Accept": "application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io"})
+        self.assertEqual((one["kind"], one["metadata"]["name"]), ("PartialObjectMetadata", "a"))
+        code, _, _ = await self.req("GET", WG.format(ns=n), headers={
+            "Accept": "application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io"})
+        self.assertEqual(code, 406)
+
+    async def test_watch_as_table_sends_headers_once(self):
+        n = ns()
+        first = await self.widget(n, "a")
+        rv = first["metadata"]["resourceVersion"]
+        await self.widget(n, "b")
+        await self.widget(n, "c")
+        events = []
+        h = {"Authorization": f"Bearer {self.token}", "Accept": KUBECTL_ACCEPT}
+        async with self.session.get(self.url + WG.format(ns=n), ssl=self.ssl, headers=h, params={
+                "watch": "1", "resourceVersion": rv, "timeoutSeconds": "1"}) as r:
+            self.assertEqual(r.status, 200)
+            async for line in r.content:
+                events.append(json.loads(line))
+        self.assertEqual([e["type"] for e in events], ["ADDED", "ADDED"])
+        self.assertEqual(events[0]["object"]["kind"], "Table")
+        self.assertEqual(len(events[0]["object"]["columnDefinitions"]), 8)
+        self.assertIsNone(events[1]["object"]["columnDefinitions"])
+        self.assertEqual(events[1]["object"]["rows"][0]["cells"][0], "c")
+
+    async def test_builtin_printers(self):
+        n = ns()
+        await self.ok("POST", CM.format(ns=n), {"metadata": {"name": "cm"}, "data": {"a": "1", "b": "2"}},
+                      expect=201)
+        t = await self.ok("GET", CM.format(ns=n) + "/cm", headers={"Accept": KUBECTL_ACCEPT})
+        self.assertEqual([c["name"] for c in t["columnDefinitions"]], ["Name", "Data", "Age"])
+        self.assertEqual(t["rows"][0]["cells"], ["cm", 2, "0s"])
+        await self.ok("POST", PODS.format(ns=n), {"metadata": {"name": "p"}, "spec": {"containers": [
+            {"name": "app", "image": "x"}, {"name": "side", "image": "y"}]}}, expect=201)
+        await self.ok("PATCH", PODS.format(ns=n) + "/p/status", {"status": {
+            "phase": "Running", "podIP": "10.0.0.7",
+            "containerStatuses": [{"name": "app", "ready": True, "restartCount": 2,
+                                   "state": {"running": {}}},
+                                  {"name": "side", "ready": False, "restartCount": 0,
+                                   "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}},
+            ctype="application/merge-patch+json")
+        t = await self.ok("GET", PODS.format(ns=n), headers={"Accept": KUBECTL_ACCEPT})
+        self.assertEqual([c["name"] for c in t["columnDefinitions"]],
+                         ["Name", "Ready", "Status", "Restarts", "Age", "IP", "Node", "Nominated Node",
+                          "Readiness Gates"])
+        self.assertEqual(t["rows"][0]["cells"],
+                         ["p", "1/2", "CrashLoopBackOff", "2", "0s", "10.0.0.7", "<none>", "<none>", "<none>"])
+        t = await self.ok("GET", SECRETS.format(ns=n), headers={"Accept": KUBECTL_ACCEPT})
+        self.assertEqual([c["name"] for c in t["columnDefinitions"]], ["Name", "Type", "Data", "Age"])
+        t = await self.ok("GET", "/apis/apps/v1/namespaces/" + n + "/deployments",
+                          headers={"Accept": KUBECTL_ACCEPT})
+        self.assertEqual([c["name"] for c in t["columnDefinitions"]], ["Name", "Created At"])
+
+
+def new_event(name, regarding, reason="Claimed"):
+    """An events.k8s.io/v1 Event as the sidecar writes them."""
+    return {"metadata": {"name": name}, "eventTime": "2024-01-01T00:00:00.000001Z",
+            "reportingController": "alembic-sidecar", "reportingInstance": "backend-0",
+            "action": "Claim", "reason": reason, "note": f"{reason} by backend-0",
+            "type": "Normal", "regarding": regarding}
+
+
+class TestEventsTwoViews(ApiTest):
+    """core v1 and events.k8s.io/v1 Events are one stored object seen through two versions."""
+
+    async def test_created_as_events_v1_read_as_core_and_found_by_describe(self):
+        n = ns()
+        run = await self.mr(n, "run")
+        ref = {"apiVersion": "alembic.sidecar.dev/v1alpha1", "kind": "MigrationRun", "namespace": n,
+               "name": "run", "uid": run["metadata"]["uid"]}
+        created = await self.ok("POST", EV_V1.format(ns=n), new_event("run.1", ref), expect=201)
+        self.assertEqual(created["deprecatedSource"], {})
+        self.assertIsNone(created["deprecatedFirstTimestamp"])
+        self.assertNotIn("deprecatedCount", created)
+        await self.ok("POST", EV_V1.format(ns=n), new_event(
+            "other.1", {**ref, "name": "other", "uid": "x"}, "Connected"), expect=201)
+        core = await self.ok("GET", EV_CORE.format(ns=n) + "/run.1")
+        self.assertEqual((core["kind"], core["apiVersion"]), ("Event", "v1"))
+        self.assertEqual(core["involvedObject"], ref)
+        self.assertEqual(core["message"], "Claimed by backend-0")
+        self.assertEqual(core["reportingComponent"], "alembic-sidecar")
+        self.assertEqual(core["reportingInstance"], "backend-0")
+        self.assertEqual(core["source"], {})
+        self.assertIsNone(core["firstTimestamp"])
+        self.assertIsNone(core["lastTimestamp"])
+        self.assertEqual(core["eventTime"], "2024-01-01T00:00:00.000001Z")
+        self.assertEqual((core["action"], core["type"], core["reason"]), ("Claim", "Normal", "Claimed"))
+        self.assertNotIn("note", core)
+        self.assertEqual(core["metadata"]["resourceVersion"], created["metadata"]["resourceVersion"])
+        self.assertEqual(core["metadata"]["uid"], created["metadata"]["uid"])
+        # the request kubectl describe (1.35) makes for a custom resource
+        sel = (f"involvedObject.name=run,involvedObject.namespace={n},"
+               f"involvedObject.kind=MigrationRun,involvedObject.uid={run['metadata']['uid']}")
+        found = await self.ok("GET", EV_CORE.format(ns=n), params={"fieldSelector": sel, "limit": "500"})
+        self.assertEqual([e["metadata"]["name"] for e in found["items"]], ["run.1"])
+        self.assertNotIn("kind", found["items"][0])   # typed list
+        other_uid = sel.replace(run["metadata"]["uid"], "another-uid")
+        found = await self.ok("GET", EV_CORE.format(ns=n), params={"fieldSelector": other_uid})
+        self.assertEqual(found["items"], [])
+        # "source" selects source.component, else the reporting controller
+        found = await self.ok("GET", EV_CORE.format(ns=n), params={"fieldSelector": "source=alembic-sidecar"})
+        self.assertEqual(len(found["items"]), 2)
+        # events.k8s.io spells the labels its own way and refuses the core spelling
+        found = await self.ok("GET", EV_V1.format(ns=n),
+                              params={"fieldSelector": "regarding.name=run,reportingController=alembic-sidecar"})
+        self.assertEqual([e["metadata"]["name"] for e in found["items"]], ["run.1"])
+        code, js, _ = await self.req("GET", EV_V1.format(ns=n), params={"fieldSelector": "involvedObject.name=run"})
+        self.assertEqual(code, 400)
+        self.assertEqual(js["message"], "field label not supported: involvedObject.name")
+        # the core Table (kubectl get events)
+        t = await self.ok("GET", EV_CORE.format(ns=n), params={"fieldSelector": "involvedObject.name=run"},
+                          headers={"Accept": KUBECTL_ACCEPT})
+        self.assertEqual([c["name"] for c in t["columnDefinitions"] if c["priority"] == 0],
+                         ["Last Seen", "Type", "Reason", "Object", "Message"])
+        cells = t["rows"][0]["cells"]
+        self.assertEqual(cells[1:7], ["Normal", "Claimed", "migrationrun/run", "",
+                                      "alembic-sidecar, backend-0", "Claimed by backend-0"])
+        self.assertEqual(cells[8:], [1, "run.1"])
+
+    async def test_created_as_core_read_as_events_v1_watched_and_deleted_once(self):
+        n = ns()
+        rv = (await self.ok("GET", EV_V1.format(ns=n)))["metadata"]["resourceVersion"]
+        body = {"metadata": {"name": "pod.1"}, "involvedObject": {"kind": "Pod", "name": "p", "namespace": n},
+                "reason": "Pulled", "message": "image pulled", "type": "Normal", "count": 3,
+                "source": {"component": "kubelet", "host": "node-1"},
+                "firstTimestamp": "2024-01-01T00:00:00Z", "lastTimestamp": "2024-01-01T00:01:00Z",
+                "unknownField": 1}
+        created = await self.ok("POST", EV_CORE.format(ns=n), body, expect=201)
+        self.assertNotIn("unknownField", created)
+        self.assertEqual((created["reportingComponent"], created["reportingInstance"]), ("", ""))
+        self.assertIsNone(created["eventTime"])
+        v1 = await self.ok("GET", EV_V1.format(ns=n) + "/pod.1")
+        self.assertEqual((v1["kind"], v1["apiVersion"]), ("Event", "events.k8s.io/v1"))
+        self.assertEqual(v1["regarding"], body["involvedObject"])
+        self.assertEqual(v1["note"], "image pulled")
+        self.assertEqual(v1["deprecatedSource"], {"component": "kubelet", "host": "node-1"})
+        self.assertEqual(v1["deprecatedCount"], 3)
+        self.assertEqual(v1["deprecatedFirstTimestamp"], "2024-01-01T00:00:00Z")
+        self.assertEqual(v1["deprecatedLastTimestamp"], "2024-01-01T00:01:00Z")
+        self.assertIsNone(v1["eventTime"])
+        for k in ("involvedObject", "message", "source", "count", "reportingComponent"):
+            self.assertNotIn(k, v1)
+        # one store: a merge patch through events.k8s.io shows in core
+        await self.ok("PATCH", EV_V1.format(ns=n) + "/pod.1", {"note": "pulled again"},
+                      ctype="application/merge-patch+json")
+        self.assertEqual((await self.ok("GET", EV_CORE.format(ns=n) + "/pod.1"))["message"], "pulled again")
+        found = await self.ok("GET", EV_CORE.format(ns=n), params={"fieldSelector": "source=kubelet"})
+        self.assertEqual(len(found["items"]), 1)
+        await self.ok("DELETE", EV_CORE.format(ns=n) + "/pod.1")
+        code, _, _ = await self.req("GET", EV_V1.format(ns=n) + "/pod.1")
+        self.assertEqual(code, 404)
+        events, _ = await self.watch_lines(EV_V1.format(ns=n), {"watch": "1", "resourceVersion": rv,
+                                                                "timeoutSeconds": "1"})
+        self.assertEqual([e["type"] for e in events], ["ADDED", "MODIFIED", "DELETED"])
+        self.assertEqual(events[0]["object"]["note"], "image pulled")
+        self.assertEqual(events[1]["object"]["note"], "pulled again")
+        self.assertEqual(events[0]["object"]["apiVersion"], "events.k8s.io/v1")
+
+
+@unittest.skipUnless(os.access(KUBECTL, os.X_OK), "no .tools/bin/kubectl (./scripts/install-deps.sh)")
+class TestKubectl(ApiTest):
+    """The real kubectl against this server: get (server-side columns) and describe (events)."""
+
+    def kubectl(self, *args):
+        cache = os.path.join(Fixture.tmp, "kubectl-cache")
+        r = subprocess.run([KUBECTL, "--kubeconfig", self.info["kubeconfig"], "--cache-dir", cache,
+                            *args], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
+
+    async def test_get_and_describe(self):
+        n = ns()
+        w = await self.ok("POST", WG.format(ns=n), {
+            "apiVersion": "example.test.dev/v1", "kind": "Widget", "metadata": {"name": "w1"},
+            "spec": {"action": "check", "owner": "alice"}}, expect=201)
+        await self.ok("PATCH", WG.format(ns=n) + "/w1/status", {"status": {"phase": "Running"}},
+                      ctype="application/merge-patch+json")
+        ref = {"apiVersion": "example.test.dev/v1", "kind": "Widget", "namespace": n, "name": "w1",
+               "uid": w["metadata"]["uid"]}
+        for i, reason in enumerate(["Claimed", "Generated"]):
+            ev = new_event(f"w1.{i}", ref, reason)
+            ev["eventTime"] = micro_time_from_now(i)
+            await self.ok("POST", EV_V1.format(ns=n), ev, expect=201)
+        out = await asyncio.to_thread(self.kubectl, "-n", n, "get", "wdg")
+        lines = out.splitlines()
+        self.assertEqual(lines[0].split(), ["NAME", "ACTION", "PHASE", "REPLICAS", "READY", "TAGS", "AGE"])
+        self.assertEqual(lines[1].split()[:4], ["w1", "check", "Running", "1"])
+        wide = await asyncio.to_thread(self.kubectl, "-n", n, "get", "wdg", "-o", "wide")
+        self.assertIn("OWNER", wide.splitlines()[0])
+        self.assertIn("alice", wide)
+        desc = await asyncio.to_thread(self.kubectl, "-n", n, "describe", "wdg", "w1")
+        self.assertIn("Events:", desc)
+        rows = [l.split() for l in desc[desc.index("Events:"):].splitlines()[3:]]
+        self.assertEqual([r[1] for r in rows], ["Claimed", "Generated"])
+        self.assertEqual(rows[0][3], "alembic-sidecar")
+
+
+def micro_time_from_now(offset_seconds=0):
+    """An eventTime (MicroTime) a little after now."""
+    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=offset_seconds)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 if __name__ == "__main__":
     unittest.main()

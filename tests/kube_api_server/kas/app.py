@@ -18,6 +18,7 @@ from multidict import CIMultiDict
 
 from . import patch as jpatch
 from . import status as st
+from . import tables
 from . import validation as val
 from .auth import Auth
 from .faults import Faults
@@ -117,6 +118,9 @@ class Ctx:
         self.sub = sub
         self.user = user
         self.verb = verb
+        self.target = None       # tables.Target: the response converted to a Table / metadata
+        self.include = "Metadata"
+        self.no_headers = False  # a watch sends a Table's column definitions only once
 
 
 class ApiServer:
@@ -413,6 +417,10 @@ class ApiServer:
             raise st.method_not_allowed(m)
         self.authorize(user, verb, res, sub, ns, name)
         ctx = Ctx(res, version, ns, name, sub, user, verb)
+        if verb in ("get", "list", "watch"):
+            ctx.target = tables.negotiate(request.headers.get("Accept"))
+            if ctx.target is not None and ctx.target.kind == "Table":
+                ctx.include = tables.include_object_option(q)
         if verb == "watch":
             return await self.watch(request, ctx)
         if verb == "get":
@@ -430,7 +438,20 @@ class ApiServer:
         return await self.delete_collection(request, ctx)
 
     def out(self, res, version, obj):
-        return _ordered_obj(res, version, obj)
+        """A stored object as the requested version shows it, with kind and apiVersion."""
+        return _ordered_obj(res, version, res.convert_out(obj))
+
+    def transformed(self, ctx, obj):
+        """One object in the form the client negotiated (plain, Table, PartialObjectMetadata)."""
+        t = ctx.target
+        view = self.out(ctx.res, ctx.version, obj)
+        if t is None:
+            return view
+        if t.kind == "Table":
+            return tables.table(ctx.res, ctx.version, t, [(obj, view)],
+                                {"resourceVersion": obj["metadata"].get("resourceVersion", "")},
+                                ctx.include, no_headers=ctx.no_headers)
+        return tables.partial(view, t.version)
 
     async def read_body(self, request):
         raw = await request.read()
@@ -471,13 +492,16 @@ class ApiServer:
 
     # -- GET
     def get_or_404(self, ctx):
-        obj = self.store.get(ctx.res.key, ctx.ns, ctx.name)
+        obj = self.store.get(ctx.res.skey, ctx.ns, ctx.name)
         if obj is None:
             raise st.not_found(ctx.res, ctx.name)
         return obj
 
     def get(self, ctx):
-        return json_response(self.out(ctx.res, ctx.version, self.get_or_404(ctx)))
+        if ctx.target is not None and ctx.target.kind == "PartialObjectMetadataList":
+            raise st.ApiError(406, "NotAcceptable", "you requested PartialObjectMetadataList, but the "
+                                                    "requested object is not a list")
+        return json_response(self.transformed(ctx, self.get_or_404(ctx)))
 
     # -- LIST
     def list(self, request, ctx):
@@ -502,10 +526,10 @@ class ApiServer:
                                      "resourceVersion (version meta.k8s.io/v1)")
             if at_rv < self.store.floor:
                 raise st.gone_expired(CONTINUE_EXPIRED)
-            items = self.store.snapshot(res.key, at_rv, ctx.ns)
+            items = self.store.snapshot(res.skey, at_rv, ctx.ns)
         else:
             at_rv = self.store.rv
-            items = self.store.items(res.key, ctx.ns)
+            items = self.store.items(res.skey, ctx.ns)
         selected = []
         for o in items:
             md = o["metadata"]
@@ -523,8 +547,19 @@ class ApiServer:
             meta["continue"] = base64.urlsafe_b64encode(json.dumps(token).encode()).decode().rstrip("=")
             meta["remainingItemCount"] = len(selected) - limit
             selected = page
+        t = ctx.target
+        if t is not None and t.kind == "Table":
+            pairs = [(o, self.out(res, ctx.version, o)) for o in selected]
+            return json_response(tables.table(res, ctx.version, t, pairs, meta, ctx.include))
+        if t is not None and t.kind == "PartialObjectMetadata":
+            raise st.ApiError(406, "NotAcceptable", "you requested PartialObjectMetadata, but the "
+                                                    "requested object is a list")
+        if t is not None:
+            return json_response({"kind": "PartialObjectMetadataList", "apiVersion": t.api_version,
+                                  "metadata": meta,
+                                  "items": [tables.partial(o, t.version) for o in selected]})
         if res.builtin:
-            out_items = selected   # typed lists omit kind/apiVersion on items
+            out_items = [res.convert_out(o) for o in selected]   # typed lists: no kind/apiVersion
         else:
             out_items = [self.out(res, ctx.version, o) for o in selected]
         return json_response({"kind": res.list_kind, "apiVersion": res.api_version(ctx.version),
@@ -625,7 +660,8 @@ class ApiServer:
                 obj["status"] = {"phase": "Active"}
         name = md.get("name") or ""
         warnings = self.validate_and_normalize(ctx, obj, None, request.query, name)
-        if self.store.get(res.key, ctx.ns, name) is not None:
+        obj = res.convert_in(obj)
+        if self.store.get(res.skey, ctx.ns, name) is not None:
             raise st.already_exists(res, name)
         md = obj["metadata"]
         md["uid"] = str(uuid.uuid4())
@@ -644,9 +680,9 @@ class ApiServer:
             return json_response(self.out(res, ctx.version, obj), 201, self.warning_headers(warnings))
         md["resourceVersion"] = str(self.store.next_rv())
         obj["metadata"] = order_meta(md)
-        self.store.put(res.key, obj, "ADDED", None)
+        self.store.put(res.skey, obj, "ADDED", None)
         if md.get("ownerReferences"):
-            self.schedule_orphan_check(res.key, obj)
+            self.schedule_orphan_check(res.skey, obj)
         return json_response(self.out(res, ctx.version, obj), 201, self.warning_headers(warnings))
 
     # -- UPDATE / PATCH
@@ -743,6 +779,8 @@ class ApiServer:
                                            "no new finalizers can be added if the object is being deleted")])
         new["metadata"]["resourceVersion"] = old_md["resourceVersion"]
         warnings = self.validate_and_normalize(ctx, new, old, request.query, name)
+        if ctx.sub != "status":
+            new = res.convert_in(new)
         md = new["metadata"]
         if res.generation:
             gen = old_md.get("generation", 1)
@@ -767,9 +805,9 @@ class ApiServer:
             # the last finalizer is gone: the update deletes the object (one DELETED event)
             self.finalize_delete(res, old, last=new)
             return json_response(self.out(res, ctx.version, new), 200, headers)
-        self.store.put(res.key, new, "MODIFIED", old)
+        self.store.put(res.skey, new, "MODIFIED", old)
         if md.get("ownerReferences") != old_md.get("ownerReferences") and md.get("ownerReferences"):
-            self.schedule_orphan_check(res.key, new)
+            self.schedule_orphan_check(res.skey, new)
         return json_response(self.out(res, ctx.version, new), 200, headers)
 
     # -- DELETE
@@ -838,7 +876,7 @@ class ApiServer:
             new["metadata"]["deletionGracePeriodSeconds"] = 0
             new["metadata"]["resourceVersion"] = str(self.store.next_rv())
             new["metadata"] = order_meta(new["metadata"])
-            self.store.put(res.key, new, "MODIFIED", obj)
+            self.store.put(res.skey, new, "MODIFIED", obj)
             if policy == "Orphan":
                 self.orphan_dependents(md["uid"])
             return 202, new
@@ -851,7 +889,7 @@ class ApiServer:
         if last is None:
             last = copy.deepcopy(obj)
             last["metadata"]["resourceVersion"] = str(self.store.next_rv())
-        self.store.remove(res.key, obj, last)
+        self.store.remove(res.skey, obj, last)
         uid = obj["metadata"]["uid"]
         if orphan:
             self.orphan_dependents(uid)
@@ -872,7 +910,7 @@ class ApiServer:
         lsel = LabelSelector(request.query.get("labelSelector"))
         fsel = FieldSelector(request.query.get("fieldSelector"), res.key)
         deleted = []
-        for o in self.store.items(res.key, ctx.ns):
+        for o in self.store.items(res.skey, ctx.ns):
             md = o["metadata"]
             if lsel and not lsel.matches(md.get("labels")):
                 continue
@@ -883,7 +921,8 @@ class ApiServer:
                 continue
             _, r = self.do_delete(res, o, opts)
             deleted.append(r or o)
-        items = deleted if res.builtin else [self.out(res, ctx.version, o) for o in deleted]
+        items = ([res.convert_out(o) for o in deleted] if res.builtin
+                 else [self.out(res, ctx.version, o) for o in deleted])
         return json_response({"kind": res.list_kind, "apiVersion": res.api_version(ctx.version),
                               "metadata": {"resourceVersion": str(self.store.rv)}, "items": items})
 
@@ -959,8 +998,9 @@ class ApiServer:
         fault = request.get("fault") or {}
         info = {"resource": res.qualified, "namespace": ctx.ns, "user": ctx.user.name,
                 "labelSelector": q.get("labelSelector"), "fieldSelector": q.get("fieldSelector"),
-                "resourceVersion": rv_param, "since": time.time()}
-        watcher = Watcher(res.key, ctx.ns, lsel, fsel, info)
+                "resourceVersion": rv_param, "since": time.time(), "sent": 0,
+                "lastSentResourceVersion": None}
+        watcher = Watcher(res.skey, ctx.ns, lsel, fsel, info)
         initial = []
         expired = None
         if rv_param not in (None, "", "0"):
@@ -972,14 +1012,14 @@ class ApiServer:
         else:
             start_rv = None
         if start_rv is None or send_initial:
-            for o in self.store.items(res.key, ctx.ns):
+            for o in self.store.items(res.skey, ctx.ns):
                 if watcher.matches(o):
                     initial.append(("ADDED", o))
         else:
             if start_rv < self.store.floor:
                 expired = start_rv
             else:
-                for ev in self.store.history_since(res.key, start_rv):
+                for ev in self.store.history_since(res.skey, start_rv):
                     t = watcher.translate(ev)
                     if t is not None:
                         initial.append(t)
@@ -994,6 +1034,26 @@ class ApiServer:
 
             async def send(etype, obj):
                 await resp.write(dumps({"type": etype, "object": obj}).encode())
+
+            if ctx.target is not None and ctx.target.kind == "PartialObjectMetadataList":
+                ctx.target = tables.Target("PartialObjectMetadata", ctx.target.version)
+
+            async def send_obj(etype, obj):
+                # Tables: column definitions in the first event only (watchEmbeddedEncoder)
+                await send(etype, self.transformed(ctx, obj))
+                ctx.no_headers = True
+                info["sent"] += 1
+                info["lastSentResourceVersion"] = obj["metadata"].get("resourceVersion")
+
+            async def send_bookmark(md):
+                bm = {"kind": res.kind, "apiVersion": res.api_version(ctx.version), "metadata": md}
+                t = ctx.target
+                if t is not None and t.kind == "Table":
+                    bm = {"kind": "Table", "apiVersion": t.api_version, "metadata": md,
+                          "columnDefinitions": None, "rows": []}
+                elif t is not None:
+                    bm = tables.partial(bm, t.version)
+                await send("BOOKMARK", bm)
 
             if expired is not None:
                 await send("ERROR", st.status_body(410, "Expired",
@@ -1013,47 +1073,52 @@ class ApiServer:
             if drop_after is not None and int(drop_after) <= 0:
                 return self.abort_stream(request, resp)
             for etype, obj in initial:
-                await send(etype, self.out(res, ctx.version, obj))
+                await send_obj(etype, obj)
                 sent += 1
                 if drop_after is not None and sent >= int(drop_after):
                     return self.abort_stream(request, resp)
             if send_initial and allow_bm:
-                await send("BOOKMARK", {"kind": res.kind, "apiVersion": res.api_version(ctx.version),
-                                        "metadata": {"resourceVersion": str(self.store.rv),
-                                                     "annotations": {"k8s.io/initial-events-end": "true"}}})
+                await send_bookmark({"resourceVersion": str(self.store.rv),
+                                     "annotations": {"k8s.io/initial-events-end": "true"}})
             end_at = time.monotonic() + timeout
             next_bm = time.monotonic() + self.bookmark_interval if allow_bm else None
             while not self.stopping:
+                # Queued events go out first and only an empty queue is waited on:
+                # wait_for(queue.get(), 0) cancels the get before it runs, so waiting with a
+                # bookmark due and events queued would spin without ever sending them.
                 now = time.monotonic()
-                deadlines = [end_at]
-                if next_bm is not None:
-                    deadlines.append(next_bm)
-                if drop_at is not None:
-                    deadlines.append(drop_at)
-                wait = max(0.0, min(deadlines) - now)
-                try:
-                    item = await asyncio.wait_for(watcher.queue.get(), wait)
-                except asyncio.TimeoutError:
-                    now = time.monotonic()
-                    if drop_at is not None and now >= drop_at:
-                        return self.abort_stream(request, resp)
-                    if now >= end_at:
-                        break
-                    if next_bm is not None and now >= next_bm and watcher.queue.empty():
-                        await send("BOOKMARK", {"kind": res.kind,
-                                                "apiVersion": res.api_version(ctx.version),
-                                                "metadata": {"resourceVersion": str(self.store.rv)}})
+                if drop_at is not None and now >= drop_at:
+                    return self.abort_stream(request, resp)
+                if now >= end_at:
+                    break
+                if watcher.queue.empty():
+                    if next_bm is not None and now >= next_bm:
+                        await send_bookmark({"resourceVersion": str(self.store.rv)})
                         next_bm = now + self.bookmark_interval
-                    continue
+                        continue
+                    deadlines = [end_at]
+                    if next_bm is not None:
+                        deadlines.append(next_bm)
+                    if drop_at is not None:
+                        deadlines.append(drop_at)
+                    try:
+                        item = await asyncio.wait_for(watcher.queue.get(),
+                                                      max(0.001, min(deadlines) - now))
+                    except asyncio.TimeoutError:
+                        continue   # a cancelled get leaves its item in the queue
+                else:
+                    item = watcher.queue.get_nowait()
                 if item is None:
                     break
                 etype, obj = item
-                await send(etype, self.out(res, ctx.version, obj))
+                await send_obj(etype, obj)
                 sent += 1
                 if drop_after is not None and sent >= int(drop_after):
                     return self.abort_stream(request, resp)
             await resp.write_eof()
             return resp
+        except ConnectionResetError:
+            return resp   # the client went away (kubectl get -w ended): nothing to tell it
         finally:
             self.store.remove_watcher(watcher)
 
@@ -1150,10 +1215,25 @@ class ApiServer:
                     raise st.bad_request(f"unsupported protocols {bad}; known: {sorted(known)}")
                 self.exec_protocols = protos
             return json_response({"protocols": self.exec_protocols})
+        if path == "/_test/tasks" and m == "GET":
+            out = []
+            for t in asyncio.all_tasks():
+                lines = [repr(t)[:200]]
+                c = t.get_coro()
+                while c is not None:
+                    f = getattr(c, "cr_frame", None) or getattr(c, "gi_frame", None)
+                    if f is not None:
+                        lines.append(f"  {f.f_code.co_filename}:{f.f_lineno} {f.f_code.co_name}")
+                    nxt = getattr(c, "cr_await", None) or getattr(c, "gi_yieldfrom", None)
+                    if nxt is None:
+                        lines.append(f"  awaiting {c!r}"[:300])
+                    c = nxt
+                out.append("\n".join(lines))
+            return web.Response(text="\n".join(out), content_type="text/plain")
         if path == "/_test/state" and m == "GET":
             return json_response({
                 "resourceVersion": str(self.store.rv), "compactedTo": str(self.store.floor),
                 "historySize": len(self.store.history),
-                "watches": [w.info for w in self.store.watchers],
+                "watches": [{**w.info, "queued": w.queue.qsize()} for w in self.store.watchers],
                 "execs": len(self.processes)})
         raise st.not_found_path()

@@ -1,13 +1,16 @@
 """Which resources the server serves, and how each behaves."""
 import yaml
 
+from . import events as ev
 from .schema import CompiledSchema
+from .tables import validate_crd_columns
 
 
 class ResourceType:
     def __init__(self, group, versions, plural, kind, namespaced=True, status_sub=False,
                  generation=False, builtin=True, singular=None, short_names=(),
-                 categories=(), list_kind=None):
+                 categories=(), list_kind=None, storage=None, convert_in=None,
+                 convert_out=None):
         self.group = group
         self.versions = list(versions)          # served versions, first = preferred
         self.plural = plural
@@ -22,10 +25,21 @@ class ResourceType:
         self.categories = list(categories)
         self.schemas = {}                       # version -> CompiledSchema (CRDs only)
         self.crd = None                         # the CRD object if defined by one
+        # Two resources can be views of one store (core and events.k8s.io Events): `storage`
+        # is the store key, convert_in turns a body of this version into the stored form,
+        # convert_out the stored form into this version's view (both without kind/apiVersion).
+        self.storage = storage
+        self.convert_in = convert_in or (lambda o: o)
+        self.convert_out = convert_out or (lambda o: o)
 
     @property
     def key(self):
         return (self.group, self.plural)
+
+    @property
+    def skey(self):
+        """Where the objects live in the Store."""
+        return self.storage or self.key
 
     @property
     def qualified(self):
@@ -50,14 +64,15 @@ def builtin_types():
         R("", ["v1"], "secrets", "Secret"),
         R("", ["v1"], "services", "Service", status_sub=True, short_names=["svc"]),
         R("", ["v1"], "configmaps", "ConfigMap", short_names=["cm"]),
-        R("", ["v1"], "events", "Event", short_names=["ev"]),
+        R("", ["v1"], "events", "Event", short_names=["ev"], convert_in=ev.normalize_core),
         R("", ["v1"], "serviceaccounts", "ServiceAccount", short_names=["sa"]),
         R("", ["v1"], "endpoints", "Endpoints", short_names=["ep"]),
         R("", ["v1"], "persistentvolumeclaims", "PersistentVolumeClaim", status_sub=True,
           short_names=["pvc"]),
         R("", ["v1"], "namespaces", "Namespace", namespaced=False, status_sub=True,
           short_names=["ns"]),
-        R("events.k8s.io", ["v1"], "events", "Event", short_names=["ev"]),
+        R("events.k8s.io", ["v1"], "events", "Event", short_names=["ev"], storage=("", "events"),
+          convert_in=ev.core_from_events_v1, convert_out=ev.events_v1_from_core),
         R("coordination.k8s.io", ["v1"], "leases", "Lease"),
         R("apps", ["v1"], "statefulsets", "StatefulSet", status_sub=True, generation=True,
           short_names=["sts"]),
@@ -127,6 +142,7 @@ class Registry:
                          status_sub=status_sub, generation=True, builtin=False,
                          singular=names.get("singular"), short_names=names.get("shortNames") or [],
                          categories=names.get("categories") or [], list_kind=names.get("listKind"))
+        validate_crd_columns(crd)
         for v in versions:
             sch = ((v.get("schema") or {}).get("openAPIV3Schema"))
             if sch is not None:

@@ -1,6 +1,7 @@
 """Label selectors (equality- and set-based) and field selectors."""
 import re
 
+from .events import EVENTS_V1_FIELD_LABELS, core_field_value
 from .status import bad_request
 
 _KEY = r"[A-Za-z0-9][-A-Za-z0-9_./]*"
@@ -92,10 +93,6 @@ EXTRA_FIELDS = {
                      "involvedObject.uid", "involvedObject.apiVersion",
                      "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason",
                      "reportingComponent", "source", "type"},
-    ("events.k8s.io", "events"): {"regarding.kind", "regarding.namespace", "regarding.name",
-                                  "regarding.uid", "regarding.apiVersion",
-                                  "regarding.resourceVersion", "regarding.fieldPath", "reason",
-                                  "reportingController", "type"},
     ("apps", "statefulsets"): {"status.successful"},
 }
 
@@ -113,11 +110,21 @@ def _get_path(obj, dotted):
     return str(cur)
 
 
+# Labels a resource accepts that stand for another label of the stored object (the field
+# label conversion of a version whose storage is another kind's).
+LABEL_CONVERSIONS = {("events.k8s.io", "events"): EVENTS_V1_FIELD_LABELS}
+
+
 class FieldSelector:
+    """Parsed with the labels of the requested resource, matched against stored objects."""
+
     def __init__(self, text, res_key):
         self.text = text or ""
         self.reqs = []
-        allowed = {"metadata.name", "metadata.namespace"} | EXTRA_FIELDS.get(res_key, set())
+        conv = LABEL_CONVERSIONS.get(res_key)
+        allowed = set(conv) if conv else (
+            {"metadata.name", "metadata.namespace"} | EXTRA_FIELDS.get(res_key, set()))
+        self.events = res_key[1] == "events" and res_key[0] in ("", "events.k8s.io")
         for part in _split_top(self.text):
             m = re.fullmatch(r"\s*([A-Za-z0-9_.]+)\s*(==|!=|=)\s*(.*?)\s*", part)
             if not m:
@@ -125,11 +132,13 @@ class FieldSelector:
             key = m.group(1)
             if key not in allowed:
                 raise bad_request(f'field label not supported: {key}')
-            self.reqs.append((key, m.group(2) != "!=", m.group(3)))
+            self.reqs.append((conv[key] if conv else key, m.group(2) != "!=", m.group(3)))
 
     def matches(self, obj):
         for key, eq, val in self.reqs:
-            actual = _get_path(obj, key)
+            actual = core_field_value(obj, key) if self.events else None
+            if actual is None:
+                actual = _get_path(obj, key)
             if (actual == val) != eq:
                 return False
         return True
