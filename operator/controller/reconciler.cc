@@ -65,7 +65,8 @@ class StatusProgress : public pipeline::ProgressSink {
       spdlog::warn("Status write failed reason={} error={}", written.error().reason,
                    written.error().message);
     }
-    if (events_) {
+    // Ready is told once, by the final event of the run, whatever path ended it.
+    if (events_ && condition.type != core::condition::kReady) {
       auto recorded = condition.status == "False"
                           ? events_->warning(writer_.current(), condition.reason, condition.type,
                                              condition.message)

@@ -261,7 +261,7 @@ class KubectlUxTest : public kube::e2e::ServerSuite {
     writeTextFile(capturePath(), md.str());
   }
 
-  // One namespace, named as in docs/kubernetes.md; the server is reset before each test.
+  // One namespace, named as in the README; the server is reset before each test.
   std::string ns_ = "backend";
   database::ConnectionInfo db_;
   std::shared_ptr<kube::KubeClient> api_;
