@@ -31,12 +31,7 @@ class CheckTest : public ::testing::Test {
   }
 
   static nlohmann::json finding(const nlohmann::json& report, const std::string& code) {
-    for (const auto& f : report["findings"]) {
-      if (f["code"] == code) {
-        return f;
-      }
-    }
-    return nullptr;
+    return findingIn(report, code);
   }
 
   ExampleApp app_;

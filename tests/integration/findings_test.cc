@@ -50,12 +50,7 @@ class FindingsTest : public ::testing::Test {
 
   /** The finding with `code`, or a null JSON. */
   static nlohmann::json finding(const nlohmann::json& report, const std::string& code) {
-    for (const auto& f : report["findings"]) {
-      if (f["code"] == code) {
-        return f;
-      }
-    }
-    return nullptr;
+    return findingIn(report, code);
   }
 
   static std::vector<std::string> escalations(const nlohmann::json& report) {

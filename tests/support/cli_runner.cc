@@ -8,6 +8,17 @@ nlohmann::json CliResult::json() const {
   return nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
 }
 
+nlohmann::json findingIn(const nlohmann::json& report, const std::string& code) {
+  if (report.is_object() && report.contains("findings")) {
+    for (const auto& f : report["findings"]) {
+      if (f.value("code", "") == code) {
+        return f;
+      }
+    }
+  }
+  return nullptr;
+}
+
 CliResult runCli(const std::vector<std::string>& args,
                  const std::map<std::string, std::string>& env, std::chrono::seconds timeout) {
   workspace::ProcessSpec spec;

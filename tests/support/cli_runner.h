@@ -17,6 +17,9 @@ struct CliResult {
   nlohmann::json json() const;
 };
 
+/** The finding with `code` in a JSON report, or a null JSON when there is none. */
+nlohmann::json findingIn(const nlohmann::json& report, const std::string& code);
+
 /**
  * Runs the built alembic-sidecar binary with argv (no shell) and extra environment. The
  * caller's DATABASE_URL is cleared unless `env` sets it, so tests never pick up the machine's.
