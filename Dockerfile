@@ -25,6 +25,7 @@ COPY scripts/install-deps.sh scripts/
 COPY tools/package.json tools/package-lock.json tools/
 RUN ./scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
 COPY CMakeLists.txt .clang-format ./
+COPY cmake/ cmake/
 COPY operator/ operator/
 COPY scripts/ scripts/
 # Tests and benchmarks are not built into the image; otherwise this is the README's build.

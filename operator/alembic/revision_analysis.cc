@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <regex>
 
 #include "core/reasons.h"
 
@@ -108,6 +109,7 @@ class Analysis {
     undefinedNames();
     indexes();
     lint();
+    downgradeProvided();
     return std::move(findings_);
   }
 
@@ -116,6 +118,22 @@ class Analysis {
            int line = 0) {
     findings_.push_back(Finding{std::move(c), severity, std::move(message),
                                 std::move(recommendation), ctx_.file, line});
+  }
+
+  /** Upgrade-only by design is a project's choice; say what it means for the round trip. */
+  void downgradeProvided() {
+    if (!rev_.upgradeOnly()) {
+      return;
+    }
+    std::string how = !rev_.hasDowngrade     ? "has no downgrade()"
+                      : rev_.downgradeRaises ? "raises NotImplementedError in downgrade()"
+                                             : "does nothing in downgrade()";
+    add(code::kDowngradeNotProvided, sev::kWarning,
+        "revision " + rev_.revision + " " + how +
+            ": upgrade-only by design; its round trip verifies the upgrade only, and it cannot "
+            "be rolled back with alembic downgrade",
+        "nothing, if the project ships no downgrades; otherwise keep the downgrade() "
+        "autogenerate writes (script.py.mako's ${downgrades})");
   }
 
   void rawSql() {
@@ -275,8 +293,28 @@ class Analysis {
     return out;
   }
 
+  /** Enum types the upgrade creates explicitly anywhere (Enum(...).create(bind), CREATE TYPE). */
+  std::set<std::string> explicitlyCreated() const {
+    std::set<std::string> out;
+    for (const auto& op : rev_.upgradeOps) {
+      if (op.op == "create_enum" && !op.name.empty()) {
+        out.insert(op.name);
+      }
+      if (op.op == "execute") {
+        static const std::regex kCreateType(R"re(CREATE\s+TYPE\s+(?:\w+\.)?"?(\w+)"?\s+AS\s+ENUM)re",
+                                            std::regex::icase);
+        for (std::sregex_iterator it(op.text.begin(), op.text.end(), kCreateType), end; it != end;
+             ++it) {
+          out.insert((*it)[1].str());
+        }
+      }
+    }
+    return out;
+  }
+
   void enumTypes() {
     std::map<std::string, int> created;  // name -> line
+    const auto explicitCreates = explicitlyCreated();
     for (const auto& op : rev_.upgradeOps) {
       if (op.op == "create_enum" && !op.name.empty()) {
         created.emplace(op.name, op.line);
@@ -287,7 +325,9 @@ class Analysis {
       } else if (op.op == "add_column" || op.op == "alter_column") {
         // add_column does not create the type; only an explicit create does.
         for (const auto& name : newEnums(op)) {
-          if (!created.count(name) && ctx_.existingTables.count(op.table)) {
+          // A type the revision creates explicitly (even further down) is not missing.
+          if (!created.count(name) && !explicitCreates.count(name) &&
+              ctx_.existingTables.count(op.table)) {
             add(code::kEnumTypeMissing, sev::kEscalation,
                 "column " + op.table + "." + op.column + " uses the enum type " + name +
                     ", which does not exist and which the revision never creates: the upgrade "

@@ -56,13 +56,17 @@ void addLocalRunOptions(CLI::App& command, LocalRunOptions& o, bool withIsolatio
   command.add_option("--alembic-cmd", o.alembicCmd,
                      "How to run alembic, e.g. \"uv run alembic\" (split into words, no shell)");
   command.add_option("--python", o.python,
-                     "Interpreter for the helper scripts (default: derived from --alembic-cmd)");
-  command.add_option("--models", o.models, "Model module or package to check (repeatable)");
+                     "The app's Python interpreter (default: derived from --alembic-cmd)");
+  command.add_option("--models", o.models,
+                     "Model module (dotted name) or path to import and check (repeatable)");
   command.add_option("--approve", o.approvals, "Approve raw-sql or destructive changes")
       ->check(CLI::IsMember({"raw-sql", "destructive"}));
   command.add_option("--url-env", o.urlEnv, "Environment variable env.py reads the URL from");
   command.add_option("--timeout", o.timeoutSeconds, "Seconds before the run gives up")
       ->check(CLI::Range(10, 86400));
+  command.add_option("--lock-wait", o.lockWaitSeconds,
+                     "Seconds to wait for another run's project lock before ProjectLocked (default 60)")
+      ->check(CLI::Range(0, 86400));
   command.add_option("--large-table-rows", o.largeTableRows,
                      "Live tables with at least this many rows are large (NonConcurrentIndex)")
       ->check(CLI::PositiveNumber);
@@ -92,6 +96,7 @@ int runLocal(pipeline::RunRequest request, const LocalRunOptions& o,
   request.modelPaths = o.models;
   request.isolation = o.isolation;
   request.timeout = std::chrono::seconds(o.timeoutSeconds);
+  request.lockWait = std::chrono::seconds(o.lockWaitSeconds);
   request.largeTableRows = o.largeTableRows;
   for (const auto& a : o.approvals) {
     request.approvals.rawSQL |= a == "raw-sql";

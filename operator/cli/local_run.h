@@ -22,6 +22,7 @@ struct LocalRunOptions {
   std::vector<std::string> approvals;
   std::string urlEnv = "DATABASE_URL";
   int timeoutSeconds = 900;
+  int lockWaitSeconds = 60;
   int64_t largeTableRows = 100000;
   bool json = false;
   bool ephemeral = false;

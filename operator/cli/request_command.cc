@@ -31,6 +31,7 @@ struct RequestOptions {
   std::vector<std::string> approvals;
   int timeoutSeconds = 900;
   int roundtripLast = 1;
+  std::string head;
   bool wait = false;
   bool json = false;
 };
@@ -105,6 +106,9 @@ nlohmann::json buildRun(const RequestOptions& o) {
   }
   spec["timeoutSeconds"] = o.timeoutSeconds;
   spec["roundtripLast"] = o.roundtripLast;
+  if (!o.head.empty()) {
+    spec["head"] = o.head;
+  }
   return {{"apiVersion", controller::kApiVersion},
           {"kind", controller::kKind},
           {"metadata",
@@ -256,8 +260,12 @@ std::function<int()> addRequestCommand(CLI::App& app, const core::RedactorPtr& r
       ->check(CLI::IsMember({"raw-sql", "destructive"}));
   cmd->add_option("--timeout", o->timeoutSeconds, "Seconds the run may take (spec.timeoutSeconds)")
       ->check(CLI::Range(30, 3600));
-  cmd->add_option("--roundtrip-last", o->roundtripLast, "Newest revisions to round-trip")
-      ->check(CLI::Range(1, 100));
+  cmd->add_option("--roundtrip-last", o->roundtripLast,
+                  "Newest revisions to round-trip (0: none, for upgrade-only histories)")
+      ->check(CLI::Range(0, 100));
+  cmd->add_option("--head", o->head,
+                  "revision: the head to build on when the history has several by design "
+                  "(spec.head, e.g. expand@head)");
   cmd->add_flag("--wait", o->wait, "Follow the run, print each step, exit 0/1/3 by its phase");
   cmd->add_flag("--json", o->json, "Print the final report as one JSON object");
   return [o, cmd, redactor]() -> int {

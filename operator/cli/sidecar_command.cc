@@ -1,5 +1,7 @@
 #include "cli/sidecar_command.h"
 
+#include <pplx/threadpool.h>
+
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -123,6 +125,10 @@ int runSidecar(const SidecarCliOptions& o, const core::RedactorPtr& redactor) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   setUpLogging(redactor, LogFormat::kJson, "info");
+  // cpprestsdk's shared pool defaults to 40 threads; the sidecar's I/O (one watch, status
+  // writes, the probe server, one exec stream per running run) needs a handful. Sized before
+  // the first cpprestsdk object exists.
+  crossplat::threadpool::initialize_with_threads(static_cast<size_t>(2 + std::max(o.workers, 1)));
 
   kube::KubeconfigOptions configOptions;
   configOptions.path = o.kubeconfig;

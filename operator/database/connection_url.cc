@@ -121,6 +121,16 @@ ConnectionInfo ConnectionInfo::withDatabase(std::string name) const {
 ConnectionInfo ConnectionInfo::withScheme(std::string newScheme) const {
   ConnectionInfo copy = *this;
   copy.scheme = std::move(newScheme);
+  // asyncpg takes `ssl` where the libpq-based drivers take `sslmode`.
+  const bool asyncpg = copy.scheme.find("asyncpg") != std::string::npos;
+  for (auto& [key, value] : copy.params) {
+    if (asyncpg && key == "sslmode") {
+      key = "ssl";
+    } else if (!asyncpg && key == "ssl") {
+      key = "sslmode";
+      value = value == "true" ? "require" : value == "false" ? "disable" : value;
+    }
+  }
   return copy;
 }
 

@@ -42,8 +42,18 @@ class Database {
   /** Labels of a native enum type in sort order; empty when the type does not exist. */
   virtual core::Result<std::vector<std::string>> enumLabels(const std::string& dbName,
                                                             const std::string& typeName) = 0;
-  /** Rows of alembic_version (empty when the table does not exist). */
-  virtual core::Result<std::vector<std::string>> appliedRevisions(const std::string& dbName) = 0;
+  /**
+   * Rows of the version table, `table` or `schema.table` as env.py configures it (empty when
+   * the table does not exist).
+   */
+  virtual core::Result<std::vector<std::string>> appliedRevisions(
+      const std::string& dbName, const std::string& versionTable) = 0;
+  /**
+   * "name:oid:start" of the database: its name, its pg_database oid and the server's start
+   * time. Two connections that read the same identity reach the same database of the same
+   * server incarnation (the driver's isolation fence compares them).
+   */
+  virtual core::Result<std::string> identity(const std::string& dbName) = 0;
   /** The app's connection (with password: never print it, use redactedUrl()). */
   virtual const ConnectionInfo& connection() const = 0;
 };

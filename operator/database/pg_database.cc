@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <map>
 #include <pqxx/pqxx>
 #include <thread>
 
@@ -106,11 +107,29 @@ bool contains(const std::string& haystack, const char* needle) {
 
 }  // namespace
 
+/** Open connections by database name; a broken one is replaced on next use. */
+struct PgDatabase::Sessions {
+  std::map<std::string, std::unique_ptr<pqxx::connection>> open;
+
+  pqxx::connection& to(const ConnectionInfo& server, const std::string& dbName) {
+    auto& conn = open[dbName];
+    if (!conn || !conn->is_open()) {
+      conn = std::make_unique<pqxx::connection>(server.withDatabase(dbName).libpqConninfo());
+    }
+    return *conn;
+  }
+  /** Forgets a connection that failed, so the next call reconnects. */
+  void drop(const std::string& dbName) { open.erase(dbName); }
+};
+
+PgDatabase::~PgDatabase() = default;
+
 PgDatabase::PgDatabase(ConnectionInfo connection, core::RedactorPtr redactor, Sleeper sleeper)
     : connection_(std::move(connection)),
       redactor_(std::move(redactor)),
       sleeper_(sleeper ? std::move(sleeper)
-                       : Sleeper([](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); })) {
+                       : Sleeper([](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); })),
+      sessions_(std::make_unique<Sessions>()) {
   if (redactor_) {
     redactor_->add(connection_.password);
   }
@@ -196,6 +215,7 @@ core::Status PgDatabase::createDatabase(const std::string& name) {
 }
 
 core::Status PgDatabase::dropDatabase(const std::string& name) {
+  sessions_->drop(name);
   try {
     pqxx::connection conn{connection_.libpqConninfo()};
     pqxx::nontransaction tx{conn};
@@ -225,20 +245,26 @@ core::Result<std::vector<std::string>> PgDatabase::listDatabases(const std::stri
 }
 
 core::Result<std::vector<CatalogObject>> PgDatabase::readCatalog(const std::string& dbName) {
+  // Every catalog query in one statement: one round trip on the database's open session.
+  static const std::string kAll = [] {
+    std::string all;
+    for (const auto& query : catalogQueries()) {
+      all += (all.empty() ? "" : " UNION ALL ") + ("(" + query + ")");
+    }
+    return all;
+  }();
   try {
-    pqxx::connection conn{connection_.withDatabase(dbName).libpqConninfo()};
-    pqxx::work tx{conn};
+    pqxx::work tx{sessions_->to(connection_, dbName)};
     tx.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
     std::vector<CatalogObject> objects;
-    for (const auto& query : catalogQueries()) {
-      for (const auto& row : tx.exec(query)) {
-        objects.push_back(CatalogObject{row[0].as<std::string>(), row[1].as<std::string>(),
-                                        row[2].is_null() ? "" : row[2].as<std::string>()});
-      }
+    for (const auto& row : tx.exec(kAll)) {
+      objects.push_back(CatalogObject{row[0].as<std::string>(), row[1].as<std::string>(),
+                                      row[2].is_null() ? "" : row[2].as<std::string>()});
     }
     tx.commit();
     return objects;
   } catch (const std::exception& e) {
+    sessions_->drop(dbName);
     return translate(e, "read the schema of " + dbName);
   }
 }
@@ -292,20 +318,47 @@ core::Result<std::vector<std::string>> PgDatabase::enumLabels(const std::string&
   }
 }
 
-core::Result<std::vector<std::string>> PgDatabase::appliedRevisions(const std::string& dbName) {
+core::Result<std::vector<std::string>> PgDatabase::appliedRevisions(
+    const std::string& dbName, const std::string& versionTable) {
   try {
-    pqxx::connection conn{connection_.withDatabase(dbName).libpqConninfo()};
-    pqxx::nontransaction tx{conn};
-    auto exists = tx.exec("SELECT to_regclass('alembic_version') IS NOT NULL");
+    pqxx::nontransaction tx{sessions_->to(connection_, dbName)};
+    auto dot = versionTable.find('.');
+    std::string qualified =
+        dot == std::string::npos
+            ? tx.quote_name(versionTable)
+            : tx.quote_name(versionTable.substr(0, dot)) + "." +
+                  tx.quote_name(versionTable.substr(dot + 1));
+    auto exists = tx.exec_params("SELECT to_regclass($1) IS NOT NULL", qualified);
     std::vector<std::string> revisions;
     if (!exists.empty() && exists[0][0].as<bool>()) {
-      for (const auto& row : tx.exec("SELECT version_num FROM alembic_version ORDER BY 1")) {
+      for (const auto& row : tx.exec("SELECT version_num FROM " + qualified + " ORDER BY 1")) {
         revisions.push_back(row[0].as<std::string>());
       }
     }
     return revisions;
   } catch (const std::exception& e) {
-    return translate(e, "read alembic_version of " + dbName);
+    sessions_->drop(dbName);
+    return translate(e, "read " + versionTable + " of " + dbName);
+  }
+}
+
+core::Result<std::string> PgDatabase::identity(const std::string& dbName) {
+  // The same text the driver's fence computes on every connection env.py opens
+  // (operator/alembic/driver/alembic_sidecar_fence.py, IDENTITY_SQL).
+  try {
+    pqxx::nontransaction tx{sessions_->to(connection_, dbName)};
+    auto rows = tx.exec(
+        "SELECT current_database() || ':' || d.oid::text || ':' || "
+        "extract(epoch from pg_postmaster_start_time())::text "
+        "FROM pg_database d WHERE d.datname = current_database()");
+    if (rows.empty()) {
+      return core::Error::terminal(core::reason::kDatabaseNotFound,
+                                   "cannot read the identity of database " + dbName);
+    }
+    return rows[0][0].as<std::string>();
+  } catch (const std::exception& e) {
+    sessions_->drop(dbName);
+    return translate(e, "read the identity of " + dbName);
   }
 }
 

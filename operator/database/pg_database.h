@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 
 #include "core/redactor.h"
 #include "database/database.h"
@@ -13,6 +14,7 @@ class PgDatabase : public Database {
   using Sleeper = std::function<void(std::chrono::milliseconds)>;
 
   PgDatabase(ConnectionInfo connection, core::RedactorPtr redactor, Sleeper sleeper = {});
+  ~PgDatabase() override;
 
   core::Status probe(const ProbePolicy& policy) override;
   core::Status createDatabase(const std::string& name) override;
@@ -23,13 +25,17 @@ class PgDatabase : public Database {
                                   const std::string& table, int64_t limit) override;
   core::Result<std::vector<std::string>> enumLabels(const std::string& dbName,
                                                     const std::string& typeName) override;
-  core::Result<std::vector<std::string>> appliedRevisions(const std::string& dbName) override;
+  core::Result<std::vector<std::string>> appliedRevisions(const std::string& dbName,
+                                                          const std::string& versionTable) override;
+  core::Result<std::string> identity(const std::string& dbName) override;
   const ConnectionInfo& connection() const override { return connection_; }
 
   /** The pg_catalog rows behind fingerprint(); exposed for tests of the queries. */
   core::Result<std::vector<CatalogObject>> readCatalog(const std::string& dbName);
 
  private:
+  struct Sessions;
+
   /** The exception's text with every known secret masked. */
   std::string describe(const std::exception& e) const;
   core::Error translate(const std::exception& e, const std::string& what) const;
@@ -37,6 +43,11 @@ class PgDatabase : public Database {
   ConnectionInfo connection_;
   core::RedactorPtr redactor_;
   Sleeper sleeper_;
+  /**
+   * One open connection per database the run reads repeatedly (the scratch database's four
+   * fingerprints, its identity, its alembic_version), closed before that database is dropped.
+   */
+  std::unique_ptr<Sessions> sessions_;
 };
 
 }  // namespace alembic_sidecar::database

@@ -65,8 +65,33 @@ const std::vector<StepEntry>* stepsFor(const std::string& action) {
   return nullptr;
 }
 
-/** Drops the scratch database; removes a generated file the run rejected. */
+/** Drops the scratch databases, discards what the run staged and ends the driver. */
 void cleanUp(RunState& state) {
+  auto& rev = state.revision;
+  if (state.driver) {
+    const bool inplace = state.request.isolation == kIsolationInplace;
+    if (rev && !rev->adopted && !rev->removed && !state.noChanges && inplace) {
+      // In place, the app's database may already be at this revision: the file must exist.
+      state.driver->setTimeout(std::chrono::seconds(30));
+      if (auto adopted = state.driver->adopt(rev->path, rev->destination)) {
+        rev->path = *adopted;
+        rev->adopted = true;
+        state.report.message += " The generated file " + rev->path +
+                                " was kept: with --isolation inplace the database may already "
+                                "be at that revision; inspect it with `alembic current`.";
+      }
+    }
+    if (rev && !rev->adopted && !rev->removed && !state.noChanges &&
+        state.report.phase == core::phase::kFailed) {
+      state.report.message += " The generated revision was not added to the history; nothing "
+                              "was applied to the app's database.";
+    }
+    state.driver->setTimeout(std::chrono::seconds(30));
+    if (auto discarded = state.driver->discard(); discarded && rev && !rev->adopted) {
+      rev->removed = true;
+    }
+    state.driver->shutDown();
+  }
   for (const auto& name : state.extraScratch) {
     if (state.db && !state.db->dropDatabase(name)) {
       spdlog::warn("Cannot drop scratch database name={}", name);
@@ -78,22 +103,6 @@ void cleanUp(RunState& state) {
                          "the scratch database " + state.scratchName +
                              " could not be dropped: " + dropped.error().message,
                          "it is swept by the next run after 3 hours, or drop it by hand", "", 0});
-    }
-  }
-  auto& rev = state.revision;
-  bool rejected = state.report.phase == core::phase::kFailed || state.roundTripFailed;
-  bool scratch = state.request.isolation == kIsolationScratch;
-  if (rev && !rev->removed && rejected) {
-    if (scratch) {
-      if (state.deps.workspace->removeFile(rev->path)) {
-        rev->removed = true;
-        state.report.message += " The generated file " + rev->path +
-                                " was removed; nothing was applied to the app's database.";
-      }
-    } else {
-      state.report.message += " The generated file " + rev->path +
-                              " was kept: with --isolation inplace the database may already be"
-                              " at that revision; inspect it with `alembic current`.";
     }
   }
 }
@@ -151,12 +160,19 @@ RunOutcome runPipeline(const RunRequest& request, PipelineDeps deps) {
   if (!deps.redactor) {
     deps.redactor = std::make_shared<core::Redactor>();
   }
+  if (!deps.startDriver) {
+    deps.startDriver = [redactor = deps.redactor, cancelled = deps.cancelled](
+                           workspace::Workspace& ws, const alembic::DriverOptions& options) {
+      return alembic::startDriver(ws, options, redactor, cancelled);
+    };
+  }
   const auto start = SteadyClock::now();
   core::Report report;
   report.action = request.action;
   report.phase = core::phase::kRunning;
   RunState state(request, deps, report);
   state.deadline = start + request.timeout;
+  state.runId = request.runId.empty() ? deps.randomSuffix() : request.runId;
   const auto* steps = stepsFor(request.action);
   for (const auto& step : steps ? *steps : kRevisionSteps) {
     report.conditions.push_back(core::Condition{step.condition, "Unknown", core::reason::kNotRun, ""});

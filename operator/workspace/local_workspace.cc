@@ -7,6 +7,7 @@
 
 #include "core/reasons.h"
 #include "workspace/process.h"
+#include "workspace/process_session.h"
 
 namespace alembic_sidecar::workspace {
 
@@ -45,6 +46,14 @@ core::Result<CommandOutput> LocalWorkspace::run(const Command& cmd) {
   out.out = std::move(result->out);
   out.err = std::move(result->err);
   return out;
+}
+
+core::Result<std::unique_ptr<Session>> LocalWorkspace::start(const Command& cmd) {
+  ProcessSpec spec;
+  spec.argv = cmd.argv;
+  spec.env = cmd.env;
+  spec.cwd = resolve(cmd.cwd);
+  return startProcessSession(spec);
 }
 
 core::Result<std::string> LocalWorkspace::readFile(const std::string& path) {

@@ -11,6 +11,7 @@ class LocalWorkspace : public Workspace {
   explicit LocalWorkspace(std::string root);
 
   core::Result<CommandOutput> run(const Command& cmd) override;
+  core::Result<std::unique_ptr<Session>> start(const Command& cmd) override;
   core::Result<std::string> readFile(const std::string& path) override;
   core::Result<std::vector<DirEntry>> listDir(const std::string& path) override;
   core::Status removeFile(const std::string& path) override;

@@ -19,8 +19,9 @@ class MockDatabase : public database::Database {
               (const std::string&, const std::string&, const std::string&, int64_t), (override));
   MOCK_METHOD(core::Result<std::vector<std::string>>, enumLabels,
               (const std::string&, const std::string&), (override));
-  MOCK_METHOD(core::Result<std::vector<std::string>>, appliedRevisions, (const std::string&),
-              (override));
+  MOCK_METHOD(core::Result<std::vector<std::string>>, appliedRevisions,
+              (const std::string&, const std::string&), (override));
+  MOCK_METHOD(core::Result<std::string>, identity, (const std::string&), (override));
   MOCK_METHOD(const database::ConnectionInfo&, connection, (), (const, override));
 };
 

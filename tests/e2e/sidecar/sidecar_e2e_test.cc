@@ -250,10 +250,65 @@ TEST_F(SidecarTest, Revision_SucceedsWithStatusConditionsEventsAndConfigMap) {
     EXPECT_THAT(reasons, Contains(std::string(expected)));
   }
 
+  // The whole run was one pods/exec session: the driver in the app container served every
+  // alembic operation and every file the run read or wrote.
+  auto requests = server()->requests();
+  ASSERT_TRUE(requests.ok());
+  int execs = 0;
+  for (const auto& r : *requests) {
+    std::string path = r.value("path", "");
+    execs += path.find("/namespaces/" + ns_ + "/pods/") != std::string::npos &&
+             path.size() >= 5 && path.compare(path.size() - 5, 5, "/exec") == 0;
+  }
+  EXPECT_EQ(execs, 1) << "pods/exec sessions for one revision";
+
   // The ConfigMap goes with its run.
   ASSERT_TRUE(api_->remove(res::migrationRuns(ns_).named(name)).ok());
   EXPECT_TRUE(waitUntil([&] { return !api_->get(res::configMaps(ns_).named(cmName)).ok(); },
                         std::chrono::seconds(5)));
+}
+
+TEST_F(SidecarTest, SyncApp_DiscoveredDatabaseGetsTheAppsSyncDriver) {
+  // A sync (psycopg2) app that carries no DATABASE_URL; the database is found through a
+  // service binding whose URI names no driver.
+  ExampleApp syncApp("sync_app");
+  syncApp.applyChange("sync_product_add_sku");
+  create(res::pods(ns_),
+         {{"apiVersion", "v1"},
+          {"kind", "Pod"},
+          {"metadata",
+           {{"name", "inventory-0"},
+            {"labels", {{"app", "inventory"}}},
+            {"annotations", {{"kube-api-server.test/workdir", syncApp.dir()}}}}},
+          {"spec",
+           {{"containers",
+             {{{"name", "app"}, {"image", "python:3.11"}, {"workingDir", syncApp.dir()}},
+              {{"name", "alembic-sidecar"}, {"image", "alembic-sidecar:test"}}}}}}});
+  ASSERT_TRUE(api_->mergePatch(res::pods(ns_).named("inventory-0").withSubresource("status"),
+                               {{"status", {{"phase", "Running"}}}})
+                  .ok());
+  create(res::secrets(ns_), {{"apiVersion", "v1"},
+                             {"kind", "Secret"},
+                             {"metadata", {{"name", "inventory-db"}}},
+                             {"type", "servicebinding.io/postgresql"},
+                             {"stringData", {{"type", "postgresql"},
+                                             {"uri", db_.withScheme("postgresql").url()}}}});
+  startSidecar("inventory-0");
+
+  auto result = request({"--action", "revision", "-m", "add sku"});
+  ASSERT_EQ(result.exitCode, 0) << result.err << result.out << sidecars_[0]->log();
+  auto report = result.json();
+  EXPECT_EQ(report["reason"], "RevisionCreated");
+  EXPECT_EQ(report["database"]["source"], "servicebinding/inventory-db");
+  std::string ready;
+  for (const auto& c : report["conditions"]) {
+    if (c["type"] == "DatabaseReady") {
+      ready = c["message"];
+    }
+  }
+  EXPECT_THAT(ready, HasSubstr("postgresql+psycopg2 from sync env.py"));
+  EXPECT_THAT(syncApp.read(report["revision"]["file"]),
+              HasSubstr("op.add_column('product', sa.Column('sku'"));
 }
 
 TEST_F(SidecarTest, NoChanges_Succeeds) {
@@ -427,7 +482,11 @@ TEST_F(SidecarTest, SigkillMidRunThenRestart_CompletesWithoutDuplicateFileOrOrph
   std::string scratch = statusText(name, "scratchDatabase");
   ASSERT_FALSE(scratch.empty());
   EXPECT_THAT(databasesWithPrefix(db_.database + "_autogen_"), Contains(scratch));
-  EXPECT_EQ(app_.versionFiles().size(), before.size() + 1);  // the half-done file
+  // The half-done file is staged, outside the history: alembic cannot load it as head.
+  EXPECT_EQ(app_.versionFiles(), before);
+  std::string staged = statusText(name, "pendingRevisionFile");
+  EXPECT_THAT(staged, HasSubstr(".alembic-sidecar/staging-"));
+  EXPECT_TRUE(std::filesystem::exists(app_.dir() + "/" + staged)) << staged;
 
   startSidecar("backend-0");  // the same pod, its container restarted
   ASSERT_TRUE(waitUntil([&] { return finished(name); }, std::chrono::seconds(120)))
@@ -436,6 +495,7 @@ TEST_F(SidecarTest, SigkillMidRunThenRestart_CompletesWithoutDuplicateFileOrOrph
   EXPECT_EQ(status["phase"], "Succeeded") << status.dump();
   EXPECT_EQ(status["attempts"], 2);
   EXPECT_EQ(app_.versionFiles().size(), before.size() + 1);  // one revision, not two
+  EXPECT_FALSE(std::filesystem::exists(app_.dir() + "/" + staged));  // swept by the next run
   EXPECT_THAT(databasesWithPrefix(db_.database + "_autogen_"), IsEmpty());
   EXPECT_TRUE(std::filesystem::exists(app_.dir() + "/" + status["revision"]["file"].get<std::string>()));
 }
@@ -505,10 +565,19 @@ TEST_F(SidecarTest, ProbesAndMetrics) {
   EXPECT_EQ(get("/healthz").first, 200);
   auto result = request({"--action", "check"});
   ASSERT_EQ(result.exitCode, 0) << result.out;
-  auto metrics = get("/metrics");
+  // The request returns once the status says Succeeded; the counter moves when the run has also
+  // cleaned up (driver stopped, scratch dropped), a moment later.
+  const std::string finished = "alembic_sidecar_runs_total{action=\"check\",phase=\"Succeeded\"} 1";
+  std::pair<int, std::string> metrics;
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        metrics = get("/metrics");
+        return metrics.second.find(finished) != std::string::npos;
+      },
+      std::chrono::seconds(20)));
   EXPECT_EQ(metrics.first, 200);
-  EXPECT_THAT(metrics.second,
-              HasSubstr("alembic_sidecar_runs_total{action=\"check\",phase=\"Succeeded\"} 1"));
+  EXPECT_THAT(metrics.second, HasSubstr(finished));
+  EXPECT_THAT(metrics.second, HasSubstr("alembic_sidecar_runs_in_progress 0"));
   EXPECT_THAT(metrics.second, HasSubstr("alembic_sidecar_step_duration_seconds_count{step=\"DatabaseReady\"} 1"));
   EXPECT_THAT(metrics.second, HasSubstr("alembic_sidecar_watch_restarts_total"));
   EXPECT_EQ(get("/nope").first, 404);

@@ -94,6 +94,11 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"EnumColumnOnExistingTableWithoutType",
              "    op.add_column('item', sa.Column('p', sa.Enum('low', 'high', name='priority'), nullable=True))\n",
              "    op.drop_column('item', 'p')\n", {"EnumTypeMissing"}},
+        Case{"EnumCreatedExplicitlyAfterTheColumnIsNotMissing",
+             "    op.add_column('item', sa.Column('p', sa.Enum('low', 'high', name='priority'), nullable=True))\n"
+             "    sa.Enum('low', 'high', name='priority').create(op.get_bind())\n",
+             "    op.drop_column('item', 'p')\n    sa.Enum(name='priority').drop(op.get_bind())\n",
+             {}},
         Case{"EnumColumnWithExplicitCreate",
              "    sa.Enum('low', 'high', name='priority').create(op.get_bind())\n"
              "    op.add_column('item', sa.Column('p', sa.Enum('low', 'high', name='priority'), nullable=True))\n",
