@@ -135,7 +135,8 @@ int runLocal(pipeline::RunRequest request, const LocalRunOptions& o,
     }
   }
   if (o.json) {
-    std::cout << redactor->scrub(core::toJson(report).dump()) << std::endl;
+    // Only string values are scrubbed: a short password must never rename a key.
+    std::cout << redactor->scrubJson(core::toJson(report)).dump() << std::endl;
   } else {
     std::cout << redactor->scrub(core::renderText(report)) << std::flush;
   }
