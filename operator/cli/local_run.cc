@@ -21,11 +21,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string localStateDir() {
-  const char* dir = std::getenv("ALEMBIC_SIDECAR_LOCAL_PG_DIR");
-  return dir != nullptr && *dir != '\0' ? dir : database::LocalPostgres::defaultStateDir();
-}
-
 /** A failed run removes its generated file from the project; keep a copy for the reader. */
 std::string saveRejectedCopy(const core::Report& report, const std::string& text) {
   if (!report.revision || text.empty()) {
@@ -41,6 +36,11 @@ std::string saveRejectedCopy(const core::Report& report, const std::string& text
 }
 
 }  // namespace
+
+std::string localPostgresStateDir() {
+  const char* dir = std::getenv("ALEMBIC_SIDECAR_LOCAL_PG_DIR");
+  return dir != nullptr && *dir != '\0' ? dir : database::LocalPostgres::defaultStateDir();
+}
 
 void addLocalRunOptions(CLI::App& command, LocalRunOptions& o, bool withIsolation) {
   command.add_option("--project", o.project, "Project directory holding alembic.ini")
@@ -105,7 +105,7 @@ int runLocal(pipeline::RunRequest request, const LocalRunOptions& o,
     resolverOptions.envUrl = env;
   }
   resolverOptions.projectDir = ws.root();
-  resolverOptions.localStateDir = localStateDir();
+  resolverOptions.localStateDir = localPostgresStateDir();
   bool localWasRunning =
       static_cast<bool>(database::LocalPostgres::running(resolverOptions.localStateDir));
   database::LocalResolver resolver(resolverOptions, redactor);

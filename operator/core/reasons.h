@@ -75,6 +75,11 @@ inline constexpr char kClaimLost[] = "ClaimLost";
 inline constexpr char kClaimed[] = "Claimed";
 inline constexpr char kRetryScheduled[] = "RetryScheduled";
 inline constexpr char kInterrupted[] = "Interrupted";
+// `alembic-sidecar sweep` verdicts on a scratch database (sweep --json).
+inline constexpr char kOwnerGone[] = "OwnerGone";                  // dropped at once
+inline constexpr char kUnmarkedAndOld[] = "UnmarkedAndOld";        // dropped after 3 h
+inline constexpr char kOwnerAlive[] = "OwnerAlive";                // kept
+inline constexpr char kUnmarkedAndRecent[] = "UnmarkedAndRecent";  // kept until 3 h old
 }  // namespace reason
 
 namespace finding {

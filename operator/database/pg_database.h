@@ -1,11 +1,14 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 
 #include "core/redactor.h"
 #include "database/database.h"
 
 namespace alembic_sidecar::database {
+
+struct PgLeaseState;
 
 /** Database over libpqxx. Every libpqxx exception is caught here and becomes an Error. */
 class PgDatabase : public Database {
@@ -24,6 +27,8 @@ class PgDatabase : public Database {
   core::Result<std::vector<std::string>> enumLabels(const std::string& dbName,
                                                     const std::string& typeName) override;
   core::Result<std::vector<std::string>> appliedRevisions(const std::string& dbName) override;
+  core::Result<std::unique_ptr<ScratchLease>> claimScratch(const std::string& name) override;
+  core::Result<std::vector<ScratchDatabase>> listScratch(const std::string& prefix) override;
   const ConnectionInfo& connection() const override { return connection_; }
 
   /** The pg_catalog rows behind fingerprint(); exposed for tests of the queries. */
@@ -37,6 +42,8 @@ class PgDatabase : public Database {
   ConnectionInfo connection_;
   core::RedactorPtr redactor_;
   Sleeper sleeper_;
+  /** The lease claimScratch() handed out, while it lives: createDatabase() marks with it. */
+  std::weak_ptr<PgLeaseState> lease_;
 };
 
 }  // namespace alembic_sidecar::database

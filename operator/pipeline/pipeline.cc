@@ -77,9 +77,13 @@ void cleanUp(RunState& state) {
       addFinding(state, {core::finding::kScratchLeftBehind, core::severity::kWarning,
                          "the scratch database " + state.scratchName +
                              " could not be dropped: " + dropped.error().message,
-                         "it is swept by the next run after 3 hours, or drop it by hand", "", 0});
+                         "its owner is gone once this run ends: the next run or "
+                         "`alembic-sidecar sweep` drops it",
+                         "", 0});
     }
   }
+  // After the drops: a sweep may take whatever is left from here on.
+  state.scratchLease.reset();
   auto& rev = state.revision;
   bool rejected = state.report.phase == core::phase::kFailed || state.roundTripFailed;
   bool scratch = state.request.isolation == kIsolationScratch;

@@ -92,8 +92,8 @@ TEST_F(PipelineTest, MultipleHeads_RefusesToGenerateAndListsThem) {
         1, "", "FAILED: Multiple heads are present for given argument 'head'; ...\n", false};
   };
   EXPECT_CALL(*db_, probe(_)).WillOnce(Return(core::Status{}));
-  EXPECT_CALL(*db_, listDatabases(_)).WillOnce(Return(std::vector<std::string>{}));
-  EXPECT_CALL(*db_, createDatabase(_)).WillOnce(Return(core::Status{}));
+  EXPECT_CALL(*db_, listScratch(_)).WillOnce(Return(std::vector<database::ScratchDatabase>{}));
+  EXPECT_CALL(*db_, claimScratch(_)).WillOnce(Return(testing::FakeScratchLease::make()));
   EXPECT_CALL(*db_, dropDatabase(_)).WillOnce(Return(core::Status{}));
   auto outcome = run();
   EXPECT_EQ(outcome.report.reason, "MultipleHeads");
@@ -105,8 +105,9 @@ TEST_F(PipelineTest, MultipleHeads_RefusesToGenerateAndListsThem) {
 
 TEST_F(PipelineTest, ScratchDatabaseRefused_SuggestsInplace) {
   EXPECT_CALL(*db_, probe(_)).WillOnce(Return(core::Status{}));
-  EXPECT_CALL(*db_, listDatabases("app_autogen_")).WillOnce(Return(std::vector<std::string>{}));
-  EXPECT_CALL(*db_, createDatabase("app_autogen_1800000000_abcdef"))
+  EXPECT_CALL(*db_, listScratch("app_autogen_"))
+      .WillOnce(Return(std::vector<database::ScratchDatabase>{}));
+  EXPECT_CALL(*db_, claimScratch("app_autogen_1800000000_abcdef"))
       .WillOnce(Return(core::Error::terminal(core::reason::kScratchDatabaseFailed,
                                              "permission denied to create database")));
   auto outcome = run();
@@ -123,8 +124,8 @@ TEST_F(PipelineTest, FailedAutogenerate_StillDropsTheScratchDatabase) {
     return workspace::CommandOutput{0, "", "", false};
   };
   EXPECT_CALL(*db_, probe(_)).WillOnce(Return(core::Status{}));
-  EXPECT_CALL(*db_, listDatabases(_)).WillOnce(Return(std::vector<std::string>{}));
-  EXPECT_CALL(*db_, createDatabase(_)).WillOnce(Return(core::Status{}));
+  EXPECT_CALL(*db_, listScratch(_)).WillOnce(Return(std::vector<database::ScratchDatabase>{}));
+  EXPECT_CALL(*db_, claimScratch(_)).WillOnce(Return(testing::FakeScratchLease::make()));
   EXPECT_CALL(*db_, fingerprint("app_autogen_1800000000_abcdef"))
       .WillOnce(Return(database::SchemaFingerprint{}));
   EXPECT_CALL(*db_, dropDatabase("app_autogen_1800000000_abcdef")).WillOnce(Return(core::Status{}));
@@ -134,6 +135,42 @@ TEST_F(PipelineTest, FailedAutogenerate_StillDropsTheScratchDatabase) {
   // The URL given to alembic pointed at the scratch database, through the environment.
   const auto& autogen = ws_.commands.back();
   EXPECT_THAT(autogen.env.at("DATABASE_URL"), HasSubstr("/app_autogen_1800000000_abcdef"));
+}
+
+TEST_F(PipelineTest, ScratchLease_IsReleasedOnlyAfterTheScratchDatabaseIsDropped) {
+  auto released = std::make_shared<bool>(false);
+  bool releasedAtDrop = true;
+  ws_.handler = [](const workspace::Command&) {
+    return workspace::CommandOutput{1, "", "FAILED: boom\n", false};
+  };
+  EXPECT_CALL(*db_, probe(_)).WillOnce(Return(core::Status{}));
+  EXPECT_CALL(*db_, listScratch(_)).WillOnce(Return(std::vector<database::ScratchDatabase>{}));
+  EXPECT_CALL(*db_, claimScratch("app_autogen_1800000000_abcdef"))
+      .WillOnce(Return(testing::FakeScratchLease::make(released)));
+  EXPECT_CALL(*db_, dropDatabase("app_autogen_1800000000_abcdef"))
+      .WillOnce([&](const std::string&) {
+        releasedAtDrop = *released;
+        return core::Status{};
+      });
+
+  auto outcome = run();
+
+  EXPECT_EQ(outcome.report.reason, "BaselineUpgradeFailed");
+  EXPECT_FALSE(releasedAtDrop);
+  EXPECT_TRUE(*released);
+}
+
+TEST_F(PipelineTest, SweepBeforeClaim_DropsAnOrphanWhoseOwnerIsGone) {
+  database::ScratchOwner gone{"app", 1, 2, "laptop", 42, "2027-01-15T08:00:00Z"};
+  std::string orphan = "app_autogen_1799999990_dead00";
+  EXPECT_CALL(*db_, probe(_)).WillOnce(Return(core::Status{}));
+  EXPECT_CALL(*db_, listScratch("app_autogen_"))
+      .WillOnce(Return(std::vector<database::ScratchDatabase>{{orphan, gone, false}}));
+  ::testing::InSequence order;
+  EXPECT_CALL(*db_, dropDatabase(orphan)).WillOnce(Return(core::Status{}));
+  EXPECT_CALL(*db_, claimScratch(_)).WillOnce(Return(core::Error::terminal("X", "stop here")));
+
+  run();
 }
 
 TEST_F(PipelineTest, PasswordsNeverReachTheReport) {
