@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/progress_printer.h"
+#include "cli/signals.h"
 #include "core/reasons.h"
 #include "core/report_json.h"
 #include "database/local_postgres.h"
@@ -73,6 +74,8 @@ void addLocalRunOptions(CLI::App& command, LocalRunOptions& o, bool withIsolatio
 
 int runLocal(pipeline::RunRequest request, const LocalRunOptions& o,
              const core::RedactorPtr& redactor) {
+  // Before any thread starts: SIGINT/SIGTERM become a flag the run polls.
+  SignalCancellation signals;
   auto alembicCmd = workspace::splitCommandLine(o.alembicCmd);
   if (!alembicCmd) {
     std::cerr << "alembic-sidecar: --alembic-cmd: " << alembicCmd.error().message << "\n";
@@ -98,7 +101,7 @@ int runLocal(pipeline::RunRequest request, const LocalRunOptions& o,
     request.approvals.destructive |= a == "destructive";
   }
 
-  workspace::LocalWorkspace ws(o.project);
+  workspace::LocalWorkspace ws(o.project, signals.hook());
   database::LocalResolverOptions resolverOptions;
   resolverOptions.flagUrl = o.databaseUrl;
   if (const char* env = std::getenv(o.urlEnv.c_str())) {
@@ -116,11 +119,15 @@ int runLocal(pipeline::RunRequest request, const LocalRunOptions& o,
   deps.resolver = &resolver;
   deps.redactor = redactor;
   deps.progress = &progress;
+  deps.cancelled = signals.hook();
   deps.databaseFactory = [redactor](const database::ConnectionInfo& info) {
     return std::make_unique<database::PgDatabase>(info, redactor);
   };
   auto outcome = pipeline::runPipeline(request, deps);
   auto& report = outcome.report;
+  if (signals.cancelled() && report.reason == core::reason::kCancelled) {
+    report.message += signals.received() == SIGINT ? " (SIGINT)" : " (SIGTERM)";
+  }
 
   if (outcome.revisionRemoved && report.revision && !outcome.revisionText.empty()) {
     if (auto copy = saveRejectedCopy(report, outcome.revisionText); !copy.empty()) {
@@ -140,7 +147,9 @@ int runLocal(pipeline::RunRequest request, const LocalRunOptions& o,
   } else {
     std::cout << redactor->scrub(core::renderText(report)) << std::flush;
   }
-  return core::exitCodeFor(report);
+  // A signal decides the exit code even when the run had already finished: the caller
+  // asked the process to stop (130 SIGINT, 143 SIGTERM), as shells and CI runners expect.
+  return signals.cancelled() ? signals.exitCode() : core::exitCodeFor(report);
 }
 
 }  // namespace alembic_sidecar::cli

@@ -102,6 +102,26 @@ void cleanUp(RunState& state) {
   }
 }
 
+/**
+ * A cancellation that arrives while a step runs surfaces as that step's failure (its command
+ * was stopped): the run was cancelled, not broken, so say that instead.
+ */
+void reportCancelledStep(RunState& state) {
+  auto& report = state.report;
+  if (report.phase != core::phase::kFailed || report.reason == core::reason::kCancelled) {
+    return;
+  }
+  for (const auto& c : report.conditions) {
+    if (c.status == "False" && c.reason == report.reason) {
+      std::string text = "the run was interrupted during " + c.type + "; its commands were stopped";
+      report.reason = core::reason::kCancelled;
+      report.message = text;
+      report.setCondition(core::Condition{c.type, "False", core::reason::kCancelled, text});
+      return;
+    }
+  }
+}
+
 void scrubReport(core::Report& report, const core::Redactor& redactor) {
   report.message = redactor.scrub(report.message);
   for (auto& c : report.conditions) {
@@ -201,6 +221,9 @@ RunOutcome runPipeline(const RunRequest& request, PipelineDeps deps) {
     }
   }
 
+  if (deps.cancelled && deps.cancelled()) {
+    reportCancelledStep(state);
+  }
   cleanUp(state);
   if (report.phase == core::phase::kFailed) {
     report.setCondition(

@@ -173,6 +173,60 @@ TEST_F(PipelineTest, SweepBeforeClaim_DropsAnOrphanWhoseOwnerIsGone) {
   run();
 }
 
+TEST_F(PipelineTest, CancelledWhileACommandRuns_ReportsCancelledAndCleansUp) {
+  bool cancelled = false;
+  ws_.handler = [&](const workspace::Command&) {
+    cancelled = true;  // the signal arrives while alembic runs; the runner stops it
+    return workspace::CommandOutput{143, "", "Terminated\n", false};
+  };
+  EXPECT_CALL(*db_, probe(_)).WillOnce(Return(core::Status{}));
+  EXPECT_CALL(*db_, listScratch(_)).WillOnce(Return(std::vector<database::ScratchDatabase>{}));
+  EXPECT_CALL(*db_, claimScratch(_)).WillOnce(Return(testing::FakeScratchLease::make()));
+  EXPECT_CALL(*db_, dropDatabase("app_autogen_1800000000_abcdef")).WillOnce(Return(core::Status{}));
+  RunRequest request;
+  request.message = "m";
+  PipelineDeps deps;
+  deps.workspace = &ws_;
+  deps.resolver = &resolver_;
+  deps.databaseFactory = [this](const database::ConnectionInfo&) {
+    return std::unique_ptr<database::Database>(db_.release());
+  };
+  deps.now = [] {
+    return std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
+  };
+  deps.randomSuffix = [] { return std::string("abcdef"); };
+  deps.cancelled = [&] { return cancelled; };
+
+  auto outcome = runPipeline(request, deps);
+
+  EXPECT_EQ(outcome.report.phase, "Failed");
+  EXPECT_EQ(outcome.report.reason, "Cancelled");
+  EXPECT_EQ(outcome.report.condition("RevisionGenerated")->reason, "Cancelled");
+  EXPECT_EQ(outcome.report.condition("Ready")->reason, "Cancelled");
+  EXPECT_EQ(ws_.commands.size(), 1u);
+}
+
+TEST_F(PipelineTest, CancelledBetweenSteps_RunsNoFurtherStep) {
+  EXPECT_CALL(*db_, probe(_)).WillOnce(Return(core::Status{}));
+  RunRequest request;
+  request.message = "m";
+  PipelineDeps deps;
+  deps.workspace = &ws_;
+  deps.resolver = &resolver_;
+  deps.databaseFactory = [this](const database::ConnectionInfo&) {
+    return std::unique_ptr<database::Database>(db_.release());
+  };
+  int polls = 0;
+  deps.cancelled = [&] { return ++polls > 1; };  // after step 1
+
+  auto outcome = runPipeline(request, deps);
+
+  EXPECT_EQ(outcome.report.reason, "Cancelled");
+  EXPECT_EQ(outcome.report.condition("DatabaseReady")->status, "True");
+  EXPECT_EQ(outcome.report.condition("ModelsRegistered")->reason, "Cancelled");
+  EXPECT_TRUE(ws_.commands.empty());
+}
+
 TEST_F(PipelineTest, PasswordsNeverReachTheReport) {
   EXPECT_CALL(*db_, probe(_))
       .WillOnce(Return(core::Error::retryable(core::reason::kDatabaseUnavailable,
