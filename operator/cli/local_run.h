@@ -31,6 +31,9 @@ struct LocalRunOptions {
 /** Declares the shared options on a subcommand (--isolation only where it applies). */
 void addLocalRunOptions(CLI::App& command, LocalRunOptions& options, bool withIsolation = true);
 
+/** The throwaway PostgreSQL's state directory ($ALEMBIC_SIDECAR_LOCAL_PG_DIR or the default). */
+std::string localPostgresStateDir();
+
 /**
  * Runs the pipeline for `request` in the local project with the local database resolution,
  * prints the report (JSON on stdout with --json, text otherwise; progress on stderr) and

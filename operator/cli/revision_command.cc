@@ -26,9 +26,11 @@ std::function<int()> addRevisionCommand(CLI::App& app, const core::RedactorPtr& 
       ->required()
       ->check(
           [](const std::string& m) {
-            return m.empty() || m.size() > kMaxMessage
-                       ? std::string("the message must have 1 to 200 characters")
-                       : std::string();
+            if (m.find_first_not_of(" \t\r\n\v\f") == std::string::npos) {
+              return std::string("the message must not be blank");
+            }
+            return m.size() > kMaxMessage ? std::string("the message must have 1 to 200 characters")
+                                          : std::string();
           },
           "1..200 characters");
   cmd->add_option("--head", options->head,

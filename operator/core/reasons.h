@@ -81,6 +81,15 @@ inline constexpr char kClaimLost[] = "ClaimLost";
 inline constexpr char kClaimed[] = "Claimed";
 inline constexpr char kRetryScheduled[] = "RetryScheduled";
 inline constexpr char kInterrupted[] = "Interrupted";
+// The sidecar's readiness: Events on its own pod, and the /readyz text.
+inline constexpr char kStatusWriteForbidden[] = "StatusWriteForbidden";
+inline constexpr char kPermissionCheckFailed[] = "PermissionCheckFailed";
+inline constexpr char kStatusWriteAllowed[] = "StatusWriteAllowed";
+// `alembic-sidecar sweep` verdicts on a scratch database (sweep --json).
+inline constexpr char kOwnerGone[] = "OwnerGone";                  // dropped at once
+inline constexpr char kUnmarkedAndOld[] = "UnmarkedAndOld";        // dropped after 3 h
+inline constexpr char kOwnerAlive[] = "OwnerAlive";                // kept
+inline constexpr char kUnmarkedAndRecent[] = "UnmarkedAndRecent";  // kept until 3 h old
 }  // namespace reason
 
 namespace finding {

@@ -2,12 +2,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/result.h"
 #include "database/connection_url.h"
 #include "database/fingerprint.h"
+#include "database/scratch_owner.h"
 
 namespace alembic_sidecar::database {
 
@@ -54,6 +56,17 @@ class Database {
    * server incarnation (the driver's isolation fence compares them).
    */
   virtual core::Result<std::string> identity(const std::string& dbName) = 0;
+  /**
+   * Creates the scratch database `name`, owned by the caller: takes the lock of a new
+   * ScratchLease (a session-level advisory lock on a dedicated connection to the app's
+   * database), creates the database and marks it with the owner (COMMENT ON DATABASE).
+   * While the lease lives, createDatabase() on this object marks every database it creates
+   * with the same owner. Errors: ScratchDatabaseFailed (no CREATEDB, name or lock taken),
+   * DatabaseUnavailable (transient).
+   */
+  virtual core::Result<std::unique_ptr<ScratchLease>> claimScratch(const std::string& name) = 0;
+  /** Databases starting with `prefix`, each with its owner mark and whether the owner lives. */
+  virtual core::Result<std::vector<ScratchDatabase>> listScratch(const std::string& prefix) = 0;
   /** The app's connection (with password: never print it, use redactedUrl()). */
   virtual const ConnectionInfo& connection() const = 0;
 };

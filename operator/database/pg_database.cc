@@ -1,13 +1,16 @@
 #include "database/pg_database.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
 #include <map>
 #include <pqxx/pqxx>
 #include <thread>
 
 #include "core/reasons.h"
+#include "database/scratch.h"
 
 namespace alembic_sidecar::database {
 namespace {
@@ -104,6 +107,63 @@ std::vector<std::string> catalogQueries() {
 bool contains(const std::string& haystack, const char* needle) {
   return haystack.find(needle) != std::string::npos;
 }
+
+std::string hostName() {
+  char buf[256] = {};
+  return ::gethostname(buf, sizeof(buf) - 1) == 0 ? std::string(buf) : std::string("unknown");
+}
+
+std::string utcNow() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// The lease's session names itself in pg_stat_activity and never times out idle (the lock
+// must live exactly as long as the run).
+constexpr char kLeaseSession[] = " application_name='alembic-sidecar scratch lease'";
+
+}  // namespace
+
+/** The lock's connection and the owner it stands for; shared by the lease and its Database. */
+struct PgLeaseState {
+  std::unique_ptr<pqxx::connection> connection;
+  ScratchOwner owner;
+};
+
+namespace {
+
+class PgScratchLease : public ScratchLease {
+ public:
+  explicit PgScratchLease(std::shared_ptr<PgLeaseState> state) : state_(std::move(state)) {}
+  // Closing the session releases the lock; no unlock statement needed (nor possible after a
+  // broken connection).
+  ~PgScratchLease() override = default;
+
+  const ScratchOwner& owner() const override { return state_->owner; }
+
+  bool held() override {
+    try {
+      pqxx::nontransaction tx{*state_->connection};
+      auto row = tx.exec_params1(
+          "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+          "AND pid = pg_backend_pid() AND objsubid = 2 AND classid::bigint = $1 "
+          "AND objid::bigint = $2",
+          state_->owner.lockClass, state_->owner.lockKey);
+      return row[0].as<int64_t>() > 0;
+    } catch (const std::exception& e) {
+      spdlog::warn("Scratch lease lost key={}:{} error={}", state_->owner.lockClass,
+                   state_->owner.lockKey, e.what());
+      return false;
+    }
+  }
+
+ private:
+  std::shared_ptr<PgLeaseState> state_;
+};
 
 }  // namespace
 
@@ -204,6 +264,15 @@ core::Status PgDatabase::createDatabase(const std::string& name) {
     pqxx::connection conn{connection_.libpqConninfo()};
     pqxx::nontransaction tx{conn};
     tx.exec("CREATE DATABASE " + tx.quote_name(name));
+    if (auto lease = lease_.lock()) {
+      // Without the mark the database is only swept after kScratchMaxAge; the run goes on.
+      try {
+        tx.exec("COMMENT ON DATABASE " + tx.quote_name(name) + " IS " +
+                tx.quote(formatScratchMark(lease->owner)));
+      } catch (const std::exception& e) {
+        spdlog::warn("Cannot mark scratch database name={} error={}", name, describe(e));
+      }
+    }
     return {};
   } catch (const std::exception& e) {
     core::Error error = translate(e, "create database " + name);
@@ -359,6 +428,78 @@ core::Result<std::string> PgDatabase::identity(const std::string& dbName) {
   } catch (const std::exception& e) {
     sessions_->drop(dbName);
     return translate(e, "read the identity of " + dbName);
+  }
+}
+
+core::Result<std::unique_ptr<ScratchLease>> PgDatabase::claimScratch(const std::string& name) {
+  auto state = std::make_shared<PgLeaseState>();
+  state->owner.lockDatabase = connection_.database;
+  state->owner.lockClass = kScratchLockClass;
+  state->owner.lockKey = scratchLockKey(name);
+  state->owner.host = hostName();
+  state->owner.pid = static_cast<int64_t>(::getpid());
+  state->owner.started = utcNow();
+  try {
+    state->connection =
+        std::make_unique<pqxx::connection>(connection_.libpqConninfo() + kLeaseSession);
+    pqxx::nontransaction tx{*state->connection};
+    auto version = tx.exec1("SELECT current_setting('server_version_num')::int");
+    if (version[0].as<int>() >= 140000) {
+      tx.exec("SET idle_session_timeout = 0");
+    }
+    auto got = tx.exec_params1("SELECT pg_try_advisory_lock($1, $2)", state->owner.lockClass,
+                               state->owner.lockKey);
+    if (!got[0].as<bool>()) {
+      return core::Error::terminal(
+          core::reason::kScratchDatabaseFailed,
+          "the lease of scratch database " + name + " is held by another session; run again");
+    }
+  } catch (const std::exception& e) {
+    core::Error error = translate(e, "claim scratch database " + name);
+    if (!error.transient()) {
+      error.reason = core::reason::kScratchDatabaseFailed;
+    }
+    return error;
+  }
+  lease_ = state;
+  if (auto created = createDatabase(name); !created) {
+    lease_.reset();
+    return created.error();
+  }
+  spdlog::debug("Scratch database claimed name={} lock={}:{}", name, state->owner.lockClass,
+                state->owner.lockKey);
+  return std::unique_ptr<ScratchLease>(std::make_unique<PgScratchLease>(std::move(state)));
+}
+
+core::Result<std::vector<ScratchDatabase>> PgDatabase::listScratch(const std::string& prefix) {
+  try {
+    pqxx::connection conn{connection_.libpqConninfo()};
+    pqxx::nontransaction tx{conn};
+    auto rows = tx.exec_params(
+        "SELECT d.datname, shobj_description(d.oid, 'pg_database') FROM pg_database d "
+        "WHERE left(d.datname, length($1)) = $1 ORDER BY d.datname",
+        prefix);
+    std::vector<ScratchDatabase> found;
+    for (const auto& row : rows) {
+      ScratchDatabase db;
+      db.name = row[0].as<std::string>();
+      if (!row[1].is_null()) {
+        db.owner = parseScratchMark(row[1].as<std::string>());
+      }
+      if (db.owner) {
+        // pg_locks shows the locks of every database; the lease's lives in lockDatabase.
+        auto alive = tx.exec_params1(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_database ld ON ld.oid = l.database "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 "
+            "AND ld.datname = $1 AND l.classid::bigint = $2 AND l.objid::bigint = $3)",
+            db.owner->lockDatabase, db.owner->lockClass, db.owner->lockKey);
+        db.ownerAlive = alive[0].as<bool>();
+      }
+      found.push_back(std::move(db));
+    }
+    return found;
+  } catch (const std::exception& e) {
+    return translate(e, "list scratch databases");
   }
 }
 

@@ -8,6 +8,8 @@
 
 namespace alembic_sidecar::database {
 
+struct PgLeaseState;
+
 /** Database over libpqxx. Every libpqxx exception is caught here and becomes an Error. */
 class PgDatabase : public Database {
  public:
@@ -28,6 +30,8 @@ class PgDatabase : public Database {
   core::Result<std::vector<std::string>> appliedRevisions(const std::string& dbName,
                                                           const std::string& versionTable) override;
   core::Result<std::string> identity(const std::string& dbName) override;
+  core::Result<std::unique_ptr<ScratchLease>> claimScratch(const std::string& name) override;
+  core::Result<std::vector<ScratchDatabase>> listScratch(const std::string& prefix) override;
   const ConnectionInfo& connection() const override { return connection_; }
 
   /** The pg_catalog rows behind fingerprint(); exposed for tests of the queries. */
@@ -48,6 +52,8 @@ class PgDatabase : public Database {
    * fingerprints, its identity, its alembic_version), closed before that database is dropped.
    */
   std::unique_ptr<Sessions> sessions_;
+  /** The lease claimScratch() handed out, while it lives: createDatabase() marks with it. */
+  std::weak_ptr<PgLeaseState> lease_;
 };
 
 }  // namespace alembic_sidecar::database

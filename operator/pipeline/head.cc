@@ -121,13 +121,15 @@ std::optional<StepOutcome> prepareHead(RunState& state, const char* type) {
     database::sweepScratchDatabases(*state.db, live.database, state.deps.now());
     std::string name =
         database::scratchDatabaseName(live.database, state.deps.now(), state.deps.randomSuffix());
-    if (auto created = state.db->createDatabase(name); !created) {
+    auto claimed = state.db->claimScratch(name);
+    if (!claimed) {
       return failStep(state, type, core::reason::kScratchDatabaseFailed,
                       "cannot create the scratch database " + name + ": " +
-                          created.error().message +
+                          claimed.error().message +
                           ". Grant the user CREATEDB, or pass --isolation inplace to work on "
                           "the database itself");
     }
+    state.scratchLease = std::move(*claimed);
     state.scratchName = name;
     if (state.deps.progress) {
       state.deps.progress->scratchDatabaseCreated(name);

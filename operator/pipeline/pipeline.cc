@@ -102,7 +102,31 @@ void cleanUp(RunState& state) {
       addFinding(state, {core::finding::kScratchLeftBehind, core::severity::kWarning,
                          "the scratch database " + state.scratchName +
                              " could not be dropped: " + dropped.error().message,
-                         "it is swept by the next run after 3 hours, or drop it by hand", "", 0});
+                         "its owner is gone once this run ends: the next run or "
+                         "`alembic-sidecar sweep` drops it",
+                         "", 0});
+    }
+  }
+  // After the drops: a sweep may take whatever is left from here on.
+  state.scratchLease.reset();
+}
+
+/**
+ * A cancellation that arrives while a step runs surfaces as that step's failure (its command
+ * was stopped): the run was cancelled, not broken, so say that instead.
+ */
+void reportCancelledStep(RunState& state) {
+  auto& report = state.report;
+  if (report.phase != core::phase::kFailed || report.reason == core::reason::kCancelled) {
+    return;
+  }
+  for (const auto& c : report.conditions) {
+    if (c.status == "False" && c.reason == report.reason) {
+      std::string text = "the run was interrupted during " + c.type + "; its commands were stopped";
+      report.reason = core::reason::kCancelled;
+      report.message = text;
+      report.setCondition(core::Condition{c.type, "False", core::reason::kCancelled, text});
+      return;
     }
   }
 }
@@ -213,6 +237,9 @@ RunOutcome runPipeline(const RunRequest& request, PipelineDeps deps) {
     }
   }
 
+  if (deps.cancelled && deps.cancelled()) {
+    reportCancelledStep(state);
+  }
   cleanUp(state);
   if (report.phase == core::phase::kFailed) {
     report.setCondition(

@@ -46,6 +46,8 @@ struct RunState {
   /** The database alembic works on: a scratch copy or, in place, the app's. */
   alembic::DriverTarget target;
   std::string scratchName;
+  /** Owns the scratch databases while the run lives; released after they are dropped. */
+  std::unique_ptr<database::ScratchLease> scratchLease;
   /** Further scratch databases (the round trip's reference), dropped with the first. */
   std::vector<std::string> extraScratch;
   std::optional<database::SchemaFingerprint> baseline;

@@ -13,7 +13,8 @@ namespace alembic_sidecar::workspace {
 
 namespace fs = std::filesystem;
 
-LocalWorkspace::LocalWorkspace(std::string root) {
+LocalWorkspace::LocalWorkspace(std::string root, std::function<bool()> cancelled)
+    : cancelled_(std::move(cancelled)) {
   std::error_code ec;
   fs::path absolute = fs::absolute(root, ec);
   root_ = ec ? root : absolute.lexically_normal().string();
@@ -36,6 +37,7 @@ core::Result<CommandOutput> LocalWorkspace::run(const Command& cmd) {
   spec.cwd = resolve(cmd.cwd);
   spec.stdinData = cmd.stdinData;
   spec.timeout = cmd.timeout;
+  spec.cancelled = cancelled_;
   auto result = runProcess(spec);
   if (!result) {
     return result.error();

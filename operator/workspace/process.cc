@@ -62,6 +62,10 @@ std::optional<std::string> findExecutable(const std::string& name, const std::st
 
 core::Result<ProcessResult> runProcess(const ProcessSpec& spec) {
   ignoreSigpipeOnce();
+  if (spec.cancelled && spec.cancelled()) {
+    return core::Error::terminal(core::reason::kCancelled,
+                                 "cancelled before " + spec.argv.front() + " started");
+  }
   auto image = buildImage(spec);
   if (!image) {
     return image.error();
@@ -136,6 +140,10 @@ core::Result<ProcessResult> runProcess(const ProcessSpec& spec) {
       result.timedOut = true;
       break;
     }
+    if (!exited && spec.cancelled && spec.cancelled()) {
+      result.cancelled = true;
+      break;
+    }
     std::vector<pollfd> fds;
     if (stdinFd.get() >= 0) {
       fds.push_back({stdinFd.get(), POLLOUT, 0});
@@ -177,7 +185,7 @@ core::Result<ProcessResult> runProcess(const ProcessSpec& spec) {
   }
 
   if (!exited) {
-    if (result.timedOut) {
+    if (result.timedOut || result.cancelled) {
       killGroup(pid, SIGTERM);
       const auto killDeadline = Clock::now() + kKillGrace;
       while (Clock::now() < killDeadline && ::waitpid(pid, &waitStatus, WNOHANG) != pid) {

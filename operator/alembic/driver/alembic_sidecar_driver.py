@@ -94,8 +94,11 @@ class Driver:
         self.proto.write(json.dumps(payload, default=str) + "\n")
         self.proto.flush()
 
-    def config(self, target=None, sql=False, **opts):
+    def config(self, target=None, sql=False, cmd=None, **opts):
+        """A Config as alembic's CLI builds it: env.py files read config.cmd_opts (its
+        `autogenerate`, `cmd`), so it carries what `alembic <cmd> ...` would have parsed."""
         from alembic.config import Config
+        from alembic import command
         import argparse
 
         stdout = sys.stdout
@@ -103,7 +106,8 @@ class Driver:
             config=self.config_file, name="alembic", raiseerr=True, x=None, sql=sql,
             autogenerate=opts.get("autogenerate", False), message=opts.get("message"),
             head=opts.get("head"), splice=False, branch_label=opts.get("branch_label"),
-            version_path=None, rev_id=None, depends_on=None, tag=None, cmd=None,
+            version_path=None, rev_id=None, depends_on=None, tag=None,
+            cmd=(getattr(command, cmd), [], []) if cmd else None,
         )
         cfg = Config(self.config_file, stdout=stdout, cmd_opts=cmd_opts)
         url = target.get("url") if target else None
@@ -268,11 +272,11 @@ class Driver:
         def body():
             if sql:
                 buffer = io.StringIO()
-                cfg = self.config(request.get("target"), sql=True)
+                cfg = self.config(request.get("target"), sql=True, cmd="upgrade")
                 cfg.output_buffer = buffer
                 command.upgrade(cfg, request["revision"], sql=True)
                 return {"sql": buffer.getvalue()}
-            command.upgrade(self.config(request.get("target")), request["revision"])
+            command.upgrade(self.config(request.get("target"), cmd="upgrade"), request["revision"])
             return {}
 
         return self.run_alembic(request, body)
@@ -281,7 +285,8 @@ class Driver:
         from alembic import command
 
         def body():
-            command.downgrade(self.config(request.get("target")), request["revision"])
+            command.downgrade(self.config(request.get("target"), cmd="downgrade"),
+                              request["revision"])
             return {}
 
         return self.run_alembic(request, body)
@@ -297,7 +302,7 @@ class Driver:
                     captured["empty"] = bool(d.upgrade_ops.is_empty())
                     captured["ops"] = _describe_ops(d.upgrade_ops.ops)
 
-            cfg = self.config(request.get("target"), autogenerate=True,
+            cfg = self.config(request.get("target"), cmd="revision", autogenerate=True,
                               message=request.get("message"), head=request.get("head"))
             scripts = command.revision(
                 cfg, message=request.get("message"), autogenerate=True,

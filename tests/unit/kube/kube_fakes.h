@@ -346,6 +346,9 @@ class FakeKubeApi final : public KubeApi {
     if (auto injected = takeFailure("watch")) {
       return *injected;
     }
+    if (watchScripts.empty() && openStream) {
+      return openStream();
+    }
     if (watchScripts.empty()) {
       if (onWatchesExhausted) {
         onWatchesExhausted();
@@ -394,6 +397,8 @@ class FakeKubeApi final : public KubeApi {
   std::deque<WatchScript> watchScripts;
   std::vector<std::string> watchResourceVersions;
   std::function<void()> onWatchesExhausted;
+  /** When set, a watch with no script left gets this stream (e.g. one that blocks). */
+  std::function<std::unique_ptr<WatchStream>()> openStream;
   std::vector<ExecRequest> execRequests;
   std::deque<core::Result<ExecResult>> execResults;
 

@@ -74,6 +74,10 @@ class PipelineTest : public ::testing::Test {
     ON_CALL(*db_, probe(_)).WillByDefault(Return(core::Status{}));
     ON_CALL(*db_, listDatabases(_)).WillByDefault(Return(std::vector<std::string>{}));
     ON_CALL(*db_, createDatabase(_)).WillByDefault(Return(core::Status{}));
+    ON_CALL(*db_, listScratch(_)).WillByDefault(Return(std::vector<database::ScratchDatabase>{}));
+    ON_CALL(*db_, claimScratch(_)).WillByDefault([](const std::string&) {
+      return testing::FakeScratchLease::make();
+    });
     ON_CALL(*db_, dropDatabase(_)).WillByDefault(Return(core::Status{}));
     ON_CALL(*db_, identity(_)).WillByDefault([](const std::string& name) {
       return core::Result<std::string>(name + ":16385:1700000000.5");
@@ -106,6 +110,7 @@ class PipelineTest : public ::testing::Test {
     };
     deps.now = [] { return std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000)); };
     deps.randomSuffix = [] { return std::string("abcdef"); };
+    deps.cancelled = cancelled_;
     deps.startDriver = [this](workspace::Workspace&, const alembic::DriverOptions& options) {
       options_ = options;
       ++driverStarts_;
@@ -127,6 +132,7 @@ class PipelineTest : public ::testing::Test {
   bool schemeChosen_ = true;
   alembic::DriverOptions options_;
   int driverStarts_ = 0;
+  std::function<bool()> cancelled_;
 };
 
 TEST_F(PipelineTest, UnreachableDatabase_StopsAtStepOneWithoutStartingPython) {
@@ -178,7 +184,7 @@ TEST_F(PipelineTest, UnregisteredModel_StopsBeforeAnyDatabaseWork) {
   tag.line = 4;
   tag.fix = "add `from app.models.tag import Tag  # noqa: F401` to app/db/base.py";
   driver_.modelsOutcome.unregistered = {tag};
-  EXPECT_CALL(*db, createDatabase(_)).Times(0);
+  EXPECT_CALL(*db, claimScratch(_)).Times(0);
   auto outcome = run();
   EXPECT_EQ(outcome.report.reason, "ModelNotRegistered");
   EXPECT_THAT(outcome.report.message, HasSubstr("Tag in app/models/tag.py:4"));
@@ -196,7 +202,7 @@ TEST_F(PipelineTest, ModelImportFailure_QuotesTheException) {
 
 TEST_F(PipelineTest, UnlabelledHeads_RefusedBeforeAScratchDatabaseExists) {
   driver_.historyOutcome.revisions = {head("aaa"), head("bbb")};
-  EXPECT_CALL(*db, createDatabase(_)).Times(0);
+  EXPECT_CALL(*db, claimScratch(_)).Times(0);
   auto outcome = run();
   EXPECT_EQ(outcome.report.reason, "MultipleHeads");
   EXPECT_THAT(outcome.report.message, HasSubstr("aaa, bbb"));
@@ -222,7 +228,7 @@ TEST_F(PipelineTest, LabelledHeadsWithoutHead_EndsHeadRequired) {
 }
 
 TEST_F(PipelineTest, ScratchDatabaseRefused_SuggestsInplace) {
-  EXPECT_CALL(*db, createDatabase(kScratch))
+  EXPECT_CALL(*db, claimScratch(kScratch))
       .WillOnce(Return(core::Error::terminal(core::reason::kScratchDatabaseFailed,
                                              "permission denied to create database")));
   auto outcome = run();
@@ -343,6 +349,58 @@ TEST_F(PipelineTest, UnknownAction_FailsWithUsageError) {
   request.action = "explode";
   auto outcome = run(request);
   EXPECT_EQ(outcome.report.reason, "UsageError");
+}
+
+TEST_F(PipelineTest, ScratchLease_IsReleasedOnlyAfterTheScratchDatabaseIsDropped) {
+  auto released = std::make_shared<bool>(false);
+  bool releasedAtDrop = true;
+  driver_.onUpgrade = [](const alembic::DriverTarget&, const std::string&) {
+    alembic::OpOutcome out;
+    out.errorType = "CommandError";
+    out.errorLine = "FAILED: boom";
+    return out;
+  };
+  EXPECT_CALL(*db, claimScratch(kScratch))
+      .WillOnce(Return(testing::FakeScratchLease::make(released)));
+  EXPECT_CALL(*db, dropDatabase(kScratch)).WillOnce([&](const std::string&) {
+    releasedAtDrop = *released;
+    return core::Status{};
+  });
+  auto outcome = run();
+  EXPECT_EQ(outcome.report.reason, "BaselineUpgradeFailed");
+  EXPECT_FALSE(releasedAtDrop);
+  EXPECT_TRUE(*released);
+}
+
+TEST_F(PipelineTest, SweepBeforeClaim_DropsAnOrphanWhoseOwnerIsGone) {
+  database::ScratchOwner gone{"app", 1, 2, "laptop", 42, "2027-01-15T08:00:00Z"};
+  std::string orphan = "app_autogen_1799999990_dead00";
+  EXPECT_CALL(*db, listScratch("app_autogen_"))
+      .WillOnce(Return(std::vector<database::ScratchDatabase>{{orphan, gone, false}}));
+  ::testing::InSequence order;
+  EXPECT_CALL(*db, dropDatabase(orphan)).WillOnce(Return(core::Status{}));
+  EXPECT_CALL(*db, claimScratch(_)).WillOnce(Return(core::Error::terminal("X", "stop here")));
+  run();
+}
+
+TEST_F(PipelineTest, CancelledWhileTheDriverWorks_ReportsCancelledAndCleansUp) {
+  bool cancelled = false;
+  cancelled_ = [&] { return cancelled; };
+  driver_.onRevision = [&](const alembic::DriverTarget&, const std::string&) {
+    cancelled = true;  // the signal arrives while autogenerate runs; the driver is stopped
+    alembic::RevisionOutcome out;
+    out.errorType = "Terminated";
+    out.errorLine = "the driver was stopped";
+    return out;
+  };
+  EXPECT_CALL(*db, dropDatabase(kScratch)).WillOnce(Return(core::Status{}));
+  auto outcome = run();
+  EXPECT_EQ(outcome.report.phase, "Failed");
+  EXPECT_EQ(outcome.report.reason, "Cancelled");
+  EXPECT_EQ(outcome.report.condition("RevisionGenerated")->reason, "Cancelled");
+  EXPECT_EQ(outcome.report.condition("Ready")->reason, "Cancelled");
+  EXPECT_FALSE(hasFile("migrations/versions/b2_add_user_phone.py"));
+  EXPECT_TRUE(driver_.shutDownCalled);
 }
 
 }  // namespace
