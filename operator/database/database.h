@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,21 @@ struct ProbePolicy {
   std::chrono::milliseconds initialDelay{200};
   std::chrono::milliseconds maxDelay{2000};
   int connectTimeoutSeconds = 3;
+};
+
+/** A statement for queryReadOnly(): SQL with $1, $2, ... placeholders and their values. */
+struct ReadOnlyQuery {
+  std::string sql;
+  std::vector<std::string> params;
+};
+
+/** Rows of a result as text, column by column; a NULL is nullopt. */
+using QueryRows = std::vector<std::vector<std::optional<std::string>>>;
+
+/** How long a read-only query may run, and wait for a lock, before PostgreSQL cancels it. */
+struct ReadOnlyLimits {
+  std::chrono::milliseconds statementTimeout{10000};
+  std::chrono::milliseconds lockTimeout{1000};
 };
 
 /**
@@ -42,6 +58,16 @@ class Database {
   /** Labels of a native enum type in sort order; empty when the type does not exist. */
   virtual core::Result<std::vector<std::string>> enumLabels(const std::string& dbName,
                                                             const std::string& typeName) = 0;
+  /**
+   * Runs each query on dbName, over one connection, each in its own transaction that is
+   * READ ONLY, with statement_timeout and lock_timeout set for that transaction, as exactly
+   * one statement (extended protocol: a second statement cannot ride along). The outer
+   * error: no connection. An inner error: that query failed (reason Timeout when a timeout
+   * cancelled it); the next query still runs.
+   */
+  virtual core::Result<std::vector<core::Result<QueryRows>>> queryReadOnly(
+      const std::string& dbName, const std::vector<ReadOnlyQuery>& queries,
+      const ReadOnlyLimits& limits) = 0;
   /** Rows of alembic_version (empty when the table does not exist). */
   virtual core::Result<std::vector<std::string>> appliedRevisions(const std::string& dbName) = 0;
   /** The app's connection (with password: never print it, use redactedUrl()). */

@@ -23,6 +23,9 @@ class PgDatabase : public Database {
                                   const std::string& table, int64_t limit) override;
   core::Result<std::vector<std::string>> enumLabels(const std::string& dbName,
                                                     const std::string& typeName) override;
+  core::Result<std::vector<core::Result<QueryRows>>> queryReadOnly(
+      const std::string& dbName, const std::vector<ReadOnlyQuery>& queries,
+      const ReadOnlyLimits& limits) override;
   core::Result<std::vector<std::string>> appliedRevisions(const std::string& dbName) override;
   const ConnectionInfo& connection() const override { return connection_; }
 

@@ -19,6 +19,10 @@ class MockDatabase : public database::Database {
               (const std::string&, const std::string&, const std::string&, int64_t), (override));
   MOCK_METHOD(core::Result<std::vector<std::string>>, enumLabels,
               (const std::string&, const std::string&), (override));
+  MOCK_METHOD(core::Result<std::vector<core::Result<database::QueryRows>>>, queryReadOnly,
+              (const std::string&, const std::vector<database::ReadOnlyQuery>&,
+               const database::ReadOnlyLimits&),
+              (override));
   MOCK_METHOD(core::Result<std::vector<std::string>>, appliedRevisions, (const std::string&),
               (override));
   MOCK_METHOD(const database::ConnectionInfo&, connection, (), (const, override));
