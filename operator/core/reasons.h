@@ -103,6 +103,15 @@ inline constexpr char kModelsOutOfSync[] = "ModelsOutOfSync";          // error,
 inline constexpr char kModelNotRegistered[] = "ModelNotRegistered";    // error, one per class
 inline constexpr char kScratchLeftBehind[] = "ScratchDatabaseLeftBehind";  // warning
 inline constexpr char kDatabaseNote[] = "DatabaseNote";  // info: how step 1 found the database
+// Live-data checks: the app's own database, read-only, asked what the upgrade does to its rows.
+inline constexpr char kDuplicateRowsUnderUnique[] = "DuplicateRowsUnderUnique";
+inline constexpr char kNullRowsUnderNotNull[] = "NullRowsUnderNotNull";
+inline constexpr char kValuesDoNotFitType[] = "ValuesDoNotFitType";
+inline constexpr char kValuesRoundedByType[] = "ValuesRoundedByType";
+inline constexpr char kOrphanRowsUnderForeignKey[] = "OrphanRowsUnderForeignKey";
+inline constexpr char kRowsViolateCheck[] = "RowsViolateCheck";
+inline constexpr char kLiveChecksSkipped[] = "LiveChecksSkipped";      // info
+inline constexpr char kLiveCheckIncomplete[] = "LiveCheckIncomplete";  // warning
 }  // namespace finding
 
 namespace severity {

@@ -5,6 +5,7 @@
 #include "alembic/revision_analysis.h"
 #include "core/reasons.h"
 #include "database/drift.h"
+#include "database/live_data.h"
 #include "pipeline/steps.h"
 
 namespace alembic_sidecar::pipeline {
@@ -12,9 +13,6 @@ namespace {
 
 namespace sev = core::severity;
 namespace code = core::finding;
-
-/** Rows up to this many are counted exactly in the live database. */
-constexpr int64_t kCountLimit = 1'000'000;
 
 bool compareTypeInEnvPy(const std::string& envPy) {
   static const std::regex kCompareType(R"(compare_type\s*=\s*(True|[A-Za-z_]\w*))");
@@ -60,29 +58,6 @@ void fillBaseline(const database::SchemaFingerprint& fp, alembic::AnalysisContex
       ctx.existingTables.insert(bare);
     } else if (kind == "enum") {
       ctx.existingEnums[bare] = enumLabels(definition);
-    }
-  }
-}
-
-/** Live row counts for the tables whose data changes the verdict. */
-void countLiveRows(RunState& state, alembic::AnalysisContext& ctx) {
-  std::set<std::string> tables;
-  for (const auto& op : state.revision->parsed.upgradeOps) {
-    if ((op.op == "add_column" || op.op == "create_index") && !op.table.empty() &&
-        ctx.existingTables.count(op.table)) {
-      tables.insert(op.table);
-    }
-  }
-  const std::string live = state.resolved->connection.database;
-  for (const auto& table : tables) {
-    auto schema = std::string("public");
-    auto dot = table.find('.');
-    std::string name = dot == std::string::npos ? table : table.substr(dot + 1);
-    if (dot != std::string::npos) {
-      schema = table.substr(0, dot);
-    }
-    if (auto rows = state.db->countRows(live, schema, name, kCountLimit)) {
-      ctx.liveRowCounts[table] = *rows;
     }
   }
 }
@@ -262,7 +237,11 @@ StepOutcome validate(RunState& state) {
     return StepOutcome::kContinue;
   }
 
-  countLiveRows(state, ctx);
+  // What the upgrade does to the live database's rows: row counts into ctx, findings out.
+  for (auto& f : database::checkLiveData(*state.db, state.resolved->connection.database,
+                                         rev.parsed, ctx)) {
+    addFinding(state, std::move(f));
+  }
   undefinedNames(state, ctx, pyflakesFuture.get());
   if (sqlFuture.valid()) {
     lintSql(state, ctx, range, sqlFuture.get());
