@@ -273,8 +273,8 @@ class Analysis {
       }
       add(code::kRequiredColumnOnPopulatedTable, sev::kEscalation,
           "NOT NULL column " + op.table + "." + column->name + " has no server default, but " +
-              op.table + " has " + std::to_string(rows->second) +
-              " row(s) in the live database: the upgrade will fail there (it passed only on the "
+              op.table + " has " + liveRows(op.table) +
+              " in the live database: the upgrade will fail there (it passed only on the "
               "empty scratch database)",
           "give the model field a server default (Field(sa_column_kwargs={'server_default': "
           "...})) or make it Optional first and backfill before tightening it",
@@ -498,7 +498,7 @@ class Analysis {
       }
       add(code::kNonConcurrentIndex, sev::kEscalation,
           "index " + op.name + " is built without CONCURRENTLY on " + op.table + ", which has " +
-              std::to_string(rows->second) + " row(s) in the live database: writes to the table "
+              liveRows(op.table) + " in the live database: writes to the table "
               "block for the whole build",
           "declare the index with postgresql_concurrently=True (in __table_args__) and run the "
           "revision in an autocommit block, or schedule the build for a maintenance window",
@@ -506,9 +506,63 @@ class Analysis {
     }
   }
 
+  /** "N row(s)", or "about N row(s) (estimated ...)" when the count is an estimate. */
+  std::string liveRows(const std::string& table) const {
+    std::string n = std::to_string(ctx_.liveRowCounts.at(table));
+    return ctx_.liveRowEstimates.count(table)
+               ? "about " + n + " row(s) (estimated from pg_class.reltuples)"
+               : n + " row(s)";
+  }
+
+  bool createdTable(const std::string& table) const {
+    return std::any_of(rev_.upgradeOps.begin(), rev_.upgradeOps.end(), [&](const RevisionOp& op) {
+      return op.op == "create_table" && op.table == table;
+    });
+  }
+
+  /** The table a DROP INDEX works on, from the revision's own drop_index op. */
+  std::string indexTable(const std::string& statement) const {
+    static const std::regex kDropIndex(
+        R"re(^\s*DROP\s+INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+EXISTS\s+)?"?([^\s";]+)"?)re",
+        std::regex::icase);
+    std::smatch m;
+    if (!std::regex_search(statement, m, kDropIndex)) {
+      return {};
+    }
+    for (const auto& op : rev_.upgradeOps) {
+      if (op.op == "drop_index" && op.name == m[1].str()) {
+        return op.table;
+      }
+    }
+    return {};
+  }
+
+  /**
+   * Lock and rewrite rules say "this blocks the table": true in proportion to its rows. On a
+   * table this revision creates, or one with fewer live rows than largeTableRows, the lock
+   * is brief and the finding is info; where the rows are unknown it stays a warning.
+   */
   void lint() {
     for (const auto& l : ctx_.lint) {
-      findings_.push_back(lintFinding(l, ctx_.file));
+      core::Finding f = lintFinding(l, ctx_.file);
+      if (isLockRule(l.rule)) {
+        std::string table = statementTable(l.statement);
+        if (table.empty()) {
+          table = indexTable(l.statement);
+        }
+        auto rows = ctx_.liveRowCounts.find(table);
+        if (!table.empty() && createdTable(table)) {
+          f.severity = sev::kInfo;
+          f.message += " [" + table + " is created by this revision: nothing to block]";
+        } else if (rows != ctx_.liveRowCounts.end() && rows->second < ctx_.largeTableRows) {
+          f.severity = sev::kInfo;
+          f.message += " [" + table + " has " + liveRows(table) +
+                       " in the live database: the lock is brief]";
+        } else if (rows != ctx_.liveRowCounts.end()) {
+          f.message += " [" + table + " has " + liveRows(table) + " in the live database]";
+        }
+      }
+      findings_.push_back(std::move(f));
     }
   }
 
@@ -523,6 +577,45 @@ core::Finding lintFinding(const LintResult& l, const std::string& file) {
   std::string where = l.statement.empty() ? "" : " (" + l.statement + ")";
   return core::Finding{std::string(code::kLintPrefix) + camelRule(l.rule), sev::kWarning,
                        "squawk " + l.rule + ": " + l.message + where, l.help, file, 0};
+}
+
+bool isLockRule(const std::string& rule) {
+  static const std::set<std::string> kRules = {
+      "adding-field-with-default",        "adding-foreign-key-constraint",
+      "adding-not-nullable-field",        "adding-required-field",
+      "adding-serial-primary-key-field",  "changing-column-type",
+      "constraint-missing-not-valid",     "disallowed-unique-constraint",
+      "require-concurrent-index-creation", "require-concurrent-index-deletion",
+      "require-concurrent-reindex",       "require-concurrent-partition-detach"};
+  return kRules.count(rule) > 0;
+}
+
+std::string statementTable(const std::string& statement) {
+  static const std::regex kTable(
+      R"re(^\s*(?:ALTER\s+TABLE(?:\s+IF\s+EXISTS)?(?:\s+ONLY)?|CREATE\s+(?:UNIQUE\s+)?INDEX\s+)re"
+      R"re((?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?:"[^"]+"|\S+)?\s*ON(?:\s+ONLY)?|)re"
+      R"re(CREATE\s+TABLE(?:\s+IF\s+NOT\s+EXISTS)?)\s+((?:"(?:[^"]|"")+"|[^\s(;."]+)))re"
+      R"re((?:\.((?:"(?:[^"]|"")+"|[^\s(;."]+)))?)re",
+      std::regex::icase);
+  std::smatch m;
+  if (!std::regex_search(statement, m, kTable)) {
+    return {};
+  }
+  auto unquote = [](std::string name) {
+    if (name.size() >= 2 && name.front() == '"') {
+      name = name.substr(1, name.size() - 2);
+      for (size_t pos; (pos = name.find("\"\"")) != std::string::npos;) {
+        name.replace(pos, 2, "\"");
+      }
+    }
+    return name;
+  };
+  std::string first = unquote(m[1].str());
+  if (!m[2].matched) {
+    return first;
+  }
+  std::string second = unquote(m[2].str());
+  return first == "public" ? second : first + "." + second;
 }
 
 std::string typeFamily(const std::string& rendered) {

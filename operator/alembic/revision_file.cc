@@ -65,12 +65,91 @@ void describeOp(RevisionOp& op, const std::string& batchTable) {
   }
 }
 
+/** Names in a list or tuple literal (['a', 'b']); `expressions` is set for other elements. */
+std::vector<std::string> nameList(const std::string& argument, bool* expressions) {
+  std::string inner = trim(argument);
+  if (inner.size() >= 2 && (inner.front() == '[' || inner.front() == '(')) {
+    inner = inner.substr(1, inner.size() - 2);
+  }
+  std::vector<std::string> names;
+  for (const auto& part : splitTopLevel(inner)) {
+    if (part.empty()) {
+      continue;
+    }
+    if (auto literal = stringLiteral(part)) {
+      names.push_back(*literal);
+    } else if (expressions != nullptr) {
+      *expressions = true;
+    }
+  }
+  return names;
+}
+
+std::optional<bool> boolKwarg(const Call& call, const std::string& name) {
+  auto value = call.kwarg(name);
+  if (value == "True") {
+    return true;
+  }
+  if (value == "False") {
+    return false;
+  }
+  return std::nullopt;
+}
+
+/**
+ * Fills op.details for the ops the live-data checks look at. In a batch block the table
+ * argument is implicit, so positional arguments after the first shift left by `shift`.
+ */
+void describeDetails(RevisionOp& op, size_t shift) {
+  const Call& c = op.call;
+  const std::string& f = op.op;
+  OpDetails& d = op.details;
+  auto arg = [&](size_t i, const std::string& kw) {
+    return i < shift ? std::string{} : argOrKwarg(c, i - shift, kw);
+  };
+  d.schema = literalOrEmpty(c.kwarg(f == "create_foreign_key" ? "source_schema" : "schema")
+                                .value_or(""));
+  if (f == "create_index") {
+    d.columns = nameList(arg(2, "columns"), &d.expressions);
+    d.unique = boolKwarg(c, "unique").value_or(false);
+    d.where = c.kwarg("postgresql_where").value_or("");
+    if (!d.where.empty()) {
+      d.whereSql = sqlText(d.where);
+    }
+  } else if (f == "create_unique_constraint" || f == "create_primary_key") {
+    d.columns = nameList(arg(2, "columns"), &d.expressions);
+  } else if (f == "create_foreign_key") {
+    d.referentTable = literalOrEmpty(arg(2, "referent_table"));
+    d.columns = nameList(arg(3, "local_cols"), &d.expressions);
+    d.referentColumns = nameList(arg(4, "remote_cols"), &d.expressions);
+    d.referentSchema = literalOrEmpty(c.kwarg("referent_schema").value_or(""));
+  } else if (f == "create_check_constraint") {
+    d.condition = arg(2, "condition");
+    d.conditionSql = sqlText(d.condition);
+  } else if (f == "alter_column") {
+    d.nullable = boolKwarg(c, "nullable");
+    d.type = c.kwarg("type_").value_or("");
+    d.existingType = c.kwarg("existing_type").value_or("");
+    d.postgresqlUsing = c.kwarg("postgresql_using").value_or("");
+  }
+}
+
 struct Block {
   std::vector<RevisionOp>* ops = nullptr;
   int indent = 0;
 };
 
 }  // namespace
+
+std::optional<std::string> sqlText(std::string_view argument) {
+  std::string t = trim(argument);
+  if (auto call = parseCall(t); call && call->args.size() == 1 && call->kwargs.empty() &&
+                                (call->callee == "text" || call->callee == "sa.text" ||
+                                 call->callee == "sqlalchemy.text")) {
+    return stringLiteral(call->args[0]);
+  }
+  return stringLiteral(t);
+}
 
 std::vector<std::string> enumTypeNames(std::string_view text) {
   static const std::regex kEnum(R"((?:sa\.Enum|sqlalchemy\.Enum|postgresql\.ENUM|\bENUM|\bEnum)\s*\()");
@@ -202,6 +281,7 @@ core::Result<ParsedRevision> parseRevisionFile(std::string_view source) {
       continue;
     }
     describeOp(op, prefix == "op." ? std::string{} : batchTable);
+    describeDetails(op, prefix == "op." ? 0 : 1);
     block.ops->push_back(std::move(op));
   }
   if (auto def = source.find("\ndef downgrade("); def != std::string_view::npos) {

@@ -122,6 +122,15 @@ inline constexpr char kModelImportFailed[] = "ModelImportFailed";      // error,
 inline constexpr char kIsolationBreached[] = "IsolationBreached";      // error
 inline constexpr char kScratchLeftBehind[] = "ScratchDatabaseLeftBehind";  // warning
 inline constexpr char kDatabaseNote[] = "DatabaseNote";  // info: how step 1 found the database
+// Live-data checks: the app's own database, read-only, asked what the upgrade does to its rows.
+inline constexpr char kDuplicateRowsUnderUnique[] = "DuplicateRowsUnderUnique";
+inline constexpr char kNullRowsUnderNotNull[] = "NullRowsUnderNotNull";
+inline constexpr char kValuesDoNotFitType[] = "ValuesDoNotFitType";
+inline constexpr char kValuesRoundedByType[] = "ValuesRoundedByType";
+inline constexpr char kOrphanRowsUnderForeignKey[] = "OrphanRowsUnderForeignKey";
+inline constexpr char kRowsViolateCheck[] = "RowsViolateCheck";
+inline constexpr char kLiveChecksSkipped[] = "LiveChecksSkipped";      // info
+inline constexpr char kLiveCheckIncomplete[] = "LiveCheckIncomplete";  // warning
 }  // namespace finding
 
 namespace severity {

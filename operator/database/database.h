@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,21 @@ struct ProbePolicy {
   std::chrono::milliseconds initialDelay{200};
   std::chrono::milliseconds maxDelay{2000};
   int connectTimeoutSeconds = 3;
+};
+
+/** A statement for queryReadOnly(): SQL with $1, $2, ... placeholders and their values. */
+struct ReadOnlyQuery {
+  std::string sql;
+  std::vector<std::string> params;
+};
+
+/** Rows of a result as text, column by column; a NULL is nullopt. */
+using QueryRows = std::vector<std::vector<std::optional<std::string>>>;
+
+/** How long a read-only query may run, and wait for a lock, before PostgreSQL cancels it. */
+struct ReadOnlyLimits {
+  std::chrono::milliseconds statementTimeout{10000};
+  std::chrono::milliseconds lockTimeout{1000};
 };
 
 /**
@@ -67,6 +83,16 @@ class Database {
   virtual core::Result<std::unique_ptr<ScratchLease>> claimScratch(const std::string& name) = 0;
   /** Databases starting with `prefix`, each with its owner mark and whether the owner lives. */
   virtual core::Result<std::vector<ScratchDatabase>> listScratch(const std::string& prefix) = 0;
+  /**
+   * Runs each query on dbName, over one connection, each in its own transaction that is
+   * READ ONLY, with statement_timeout and lock_timeout set for that transaction, as exactly
+   * one statement (extended protocol: a second statement cannot ride along). The outer
+   * error: no connection. An inner error: that query failed (reason Timeout when a timeout
+   * cancelled it); the next query still runs.
+   */
+  virtual core::Result<std::vector<core::Result<QueryRows>>> queryReadOnly(
+      const std::string& dbName, const std::vector<ReadOnlyQuery>& queries,
+      const ReadOnlyLimits& limits) = 0;
   /** The app's connection (with password: never print it, use redactedUrl()). */
   virtual const ConnectionInfo& connection() const = 0;
 };

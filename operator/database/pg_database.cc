@@ -387,6 +387,65 @@ core::Result<std::vector<std::string>> PgDatabase::enumLabels(const std::string&
   }
 }
 
+core::Result<std::vector<core::Result<QueryRows>>> PgDatabase::queryReadOnly(
+    const std::string& dbName, const std::vector<ReadOnlyQuery>& queries,
+    const ReadOnlyLimits& limits) {
+  std::unique_ptr<pqxx::connection> conn;
+  try {
+    conn = std::make_unique<pqxx::connection>(connection_.withDatabase(dbName).libpqConninfo());
+    // Every later transaction of this session starts read-only as well (belt and braces).
+    pqxx::nontransaction session{*conn};
+    session.exec("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY");
+  } catch (const std::exception& e) {
+    return translate(e, "connect read-only to " + dbName);
+  }
+  std::vector<core::Result<QueryRows>> results;
+  for (const auto& query : queries) {
+    try {
+      pqxx::work tx{*conn};
+      // Before any query of the transaction; SET LOCAL ends with it.
+      tx.exec("SET TRANSACTION ISOLATION LEVEL READ COMMITTED READ ONLY");
+      tx.exec("SET LOCAL statement_timeout = " + std::to_string(limits.statementTimeout.count()));
+      tx.exec("SET LOCAL lock_timeout = " + std::to_string(limits.lockTimeout.count()));
+      tx.exec("SET LOCAL standard_conforming_strings = on");
+      // exec_params sends one statement through the extended protocol, which refuses a
+      // second one ("SELECT 1; COMMIT; ..."), with or without parameters.
+      auto result =
+          tx.exec_params(query.sql, pqxx::prepare::make_dynamic_params(query.params));
+      QueryRows rows;
+      rows.reserve(result.size());
+      for (const auto& row : result) {
+        std::vector<std::optional<std::string>> values;
+        values.reserve(row.size());
+        for (const auto& field : row) {
+          values.push_back(field.is_null() ? std::nullopt
+                                           : std::optional<std::string>(field.c_str()));
+        }
+        rows.push_back(std::move(values));
+      }
+      tx.commit();
+      results.emplace_back(std::move(rows));
+    } catch (const pqxx::sql_error& e) {
+      const std::string state = e.sqlstate();
+      if (state == "57014" || state == "55P03") {  // statement_timeout / lock_timeout
+        results.emplace_back(core::Error::terminal(
+            core::reason::kTimeout,
+            std::string(state == "57014" ? "statement_timeout" : "lock_timeout") + " (" +
+                std::to_string((state == "57014" ? limits.statementTimeout
+                                                 : limits.lockTimeout).count()) +
+                " ms) cancelled the query: " + describe(e)));
+      } else {
+        results.emplace_back(core::Error::terminal(core::reason::kInternalError, describe(e)));
+      }
+    } catch (const pqxx::broken_connection& e) {
+      return translate(e, "read-only query on " + dbName);
+    } catch (const std::exception& e) {
+      results.emplace_back(core::Error::terminal(core::reason::kInternalError, describe(e)));
+    }
+  }
+  return results;
+}
+
 core::Result<std::vector<std::string>> PgDatabase::appliedRevisions(
     const std::string& dbName, const std::string& versionTable) {
   try {

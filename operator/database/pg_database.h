@@ -32,6 +32,9 @@ class PgDatabase : public Database {
   core::Result<std::string> identity(const std::string& dbName) override;
   core::Result<std::unique_ptr<ScratchLease>> claimScratch(const std::string& name) override;
   core::Result<std::vector<ScratchDatabase>> listScratch(const std::string& prefix) override;
+  core::Result<std::vector<core::Result<QueryRows>>> queryReadOnly(
+      const std::string& dbName, const std::vector<ReadOnlyQuery>& queries,
+      const ReadOnlyLimits& limits) override;
   const ConnectionInfo& connection() const override { return connection_; }
 
   /** The pg_catalog rows behind fingerprint(); exposed for tests of the queries. */

@@ -4,6 +4,7 @@
 #include "alembic/revision_analysis.h"
 #include "core/reasons.h"
 #include "database/drift.h"
+#include "database/live_data.h"
 #include "pipeline/steps.h"
 
 namespace alembic_sidecar::pipeline {
@@ -16,9 +17,6 @@ constexpr char kNoChangesAdvice[] =
     "nothing to migrate. If you expected a change: make sure the model's module is imported "
     "from env.py, and that compare_type is on for type changes; enum label changes are "
     "reported separately";
-
-/** Rows up to this many are counted exactly in the live database. */
-constexpr int64_t kCountLimit = 1'000'000;
 
 bool compareTypeInEnvPy(const std::string& envPy) {
   static const std::regex kCompareType(R"(compare_type\s*=\s*(True|[A-Za-z_]\w*))");
@@ -50,29 +48,6 @@ std::vector<std::string> enumLabels(const std::string& definition) {
     labels.push_back(label);
   }
   return labels;
-}
-
-/** Live row counts for the tables whose data changes the verdict. */
-void countLiveRows(RunState& state, alembic::AnalysisContext& ctx) {
-  std::set<std::string> tables;
-  for (const auto& op : state.revision->parsed.upgradeOps) {
-    if ((op.op == "add_column" || op.op == "create_index") && !op.table.empty() &&
-        ctx.existingTables.count(op.table)) {
-      tables.insert(op.table);
-    }
-  }
-  const std::string live = state.resolved->connection.database;
-  for (const auto& table : tables) {
-    auto schema = std::string("public");
-    auto dot = table.find('.');
-    std::string name = dot == std::string::npos ? table : table.substr(dot + 1);
-    if (dot != std::string::npos) {
-      schema = table.substr(0, dot);
-    }
-    if (auto rows = state.db->countRows(live, schema, name, kCountLimit)) {
-      ctx.liveRowCounts[table] = *rows;
-    }
-  }
 }
 
 /** pyflakes in the app's interpreter; where it is not installed, the machine's own. */
@@ -266,7 +241,11 @@ StepOutcome validate(RunState& state) {
     return StepOutcome::kContinue;
   }
 
-  countLiveRows(state, ctx);
+  // What the upgrade does to the live database's rows: row counts into ctx, findings out.
+  for (auto& f : database::checkLiveData(*state.db, state.resolved->connection.database,
+                                         rev.parsed, ctx)) {
+    addFinding(state, std::move(f));
+  }
   undefinedNames(state, ctx);
   if (const std::string range = sqlRange(rev.parsed); !range.empty()) {
     lintSql(state, ctx, range);

@@ -28,6 +28,10 @@ class MockDatabase : public database::Database {
               (const std::string&), (override));
   MOCK_METHOD(core::Result<std::vector<database::ScratchDatabase>>, listScratch,
               (const std::string&), (override));
+  MOCK_METHOD(core::Result<std::vector<core::Result<database::QueryRows>>>, queryReadOnly,
+              (const std::string&, const std::vector<database::ReadOnlyQuery>&,
+               const database::ReadOnlyLimits&),
+              (override));
   MOCK_METHOD(const database::ConnectionInfo&, connection, (), (const, override));
 };
 
