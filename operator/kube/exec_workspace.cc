@@ -205,7 +205,9 @@ core::Result<ExecResult> ExecWorkspace::launch(const nlohmann::json& request,
   auto result = api_->exec(exec);
   if (!result) {
     core::Error error = result.error();
-    error.message = "cannot run in " + describe() + ": " + error.message;
+    // Name the interpreter: a missing one is the usual cause, and the stream's own error
+    // (the server's Status, or only a closed socket) does not always say which it was.
+    error.message = "cannot run " + options_.python + " in " + describe() + ": " + error.message;
     error.reason = core::reason::kWorkspaceUnavailable;
     return error;
   }

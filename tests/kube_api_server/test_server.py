@@ -1211,6 +1211,25 @@ EV_CORE = "/api/v1/namespaces/{ns}/events"
 class TestTables(ApiTest):
     """Server-side printing (`kubectl get`): Table, includeObject, metadata-only forms."""
 
+    @staticmethod
+    def ages(obj, start, end):
+        """Every Age the server may print for `obj` while answering a request sent at `start`
+        and answered at `end` (time.time()). creationTimestamp has whole seconds, so the age
+        depends on where in its second the object was made and when the row was printed: "0s"
+        or "1s" for an object made just before, whatever the machine's load. Under a minute
+        both HumanDuration and ShortHumanDuration print whole seconds."""
+        created = datetime.datetime.fromisoformat(
+            obj["metadata"]["creationTimestamp"].replace("Z", "+00:00")).timestamp()
+        first, last = max(int(start - created), 0), int(end - created)
+        assert last < 60, "the request took a minute"
+        return {f"{s}s" for s in range(first, last + 1)}
+
+    async def table(self, path, **kw):
+        """GETs a Table; returns it with the time window of the request."""
+        start = time.time()
+        t = await self.ok("GET", path, headers={"Accept": KUBECTL_ACCEPT}, **kw)
+        return t, start, time.time()
+
     async def widget(self, n, name, **spec):
         return await self.ok("POST", WG.format(ns=n), {
             "apiVersion": "example.test.dev/v1", "kind": "Widget", "metadata": {"name": name},
@@ -1218,13 +1237,13 @@ class TestTables(ApiTest):
 
     async def test_custom_resource_columns_from_the_crd(self):
         n = ns()
-        await self.widget(n, "a", owner="alice", tags=["x", "y"])
-        await self.widget(n, "b", action="upgrade", replicas=3)
+        wa = await self.widget(n, "a", owner="alice", tags=["x", "y"])
+        wb = await self.widget(n, "b", action="upgrade", replicas=3)
         await self.ok("PATCH", WG.format(ns=n) + "/a/status", {"status": {
             "phase": "Running", "conditions": [{"type": "Synced", "status": "False"},
                                                {"type": "Ready", "status": "True"}]}},
             ctype="application/merge-patch+json")
-        t = await self.ok("GET", WG.format(ns=n), headers={"Accept": KUBECTL_ACCEPT})
+        t, start, end = await self.table(WG.format(ns=n))
         self.assertEqual((t["kind"], t["apiVersion"]), ("Table", "meta.k8s.io/v1"))
         cols = t["columnDefinitions"]
         self.assertEqual([c["name"] for c in cols],
@@ -1237,8 +1256,10 @@ class TestTables(ApiTest):
                          "Custom resource definition column (in JSONPath format): .spec.action")
         a, b = t["rows"]
         # date columns are turned into an age by the server (ShortHumanDuration)
-        self.assertEqual(a["cells"], ["a", "check", "Running", 1, "True", '["x","y"]', "alice", "0s"])
-        self.assertEqual(b["cells"], ["b", "upgrade", None, 3, None, None, None, "0s"])
+        self.assertEqual(a["cells"][:-1], ["a", "check", "Running", 1, "True", '["x","y"]', "alice"])
+        self.assertIn(a["cells"][-1], self.ages(wa, start, end))
+        self.assertEqual(b["cells"][:-1], ["b", "upgrade", None, 3, None, None, None])
+        self.assertIn(b["cells"][-1], self.ages(wb, start, end))
         self.assertEqual(a["object"]["kind"], "PartialObjectMetadata")
         self.assertEqual(a["object"]["apiVersion"], "meta.k8s.io/v1")
         self.assertEqual(a["object"]["metadata"]["name"], "a")
@@ -1266,10 +1287,11 @@ class TestTables(ApiTest):
         self.assertEqual(page["metadata"]["remainingItemCount"], 1)
         self.assertTrue(page["metadata"]["continue"])
         # a migrationrun served without a CRD file: what the apiserver defaults (Name, Age)
-        await self.mr(n, "m")
-        mt = await self.ok("GET", MR.format(ns=n), headers={"Accept": KUBECTL_ACCEPT})
+        m = await self.mr(n, "m")
+        mt, start, end = await self.table(MR.format(ns=n))
         self.assertEqual([c["name"] for c in mt["columnDefinitions"]], ["Name", "Age"])
-        self.assertEqual(mt["rows"][0]["cells"], ["m", "0s"])
+        self.assertEqual(mt["rows"][0]["cells"][0], "m")
+        self.assertIn(mt["rows"][0]["cells"][1], self.ages(m, start, end))
 
     async def test_negotiation_and_metadata_only_forms(self):
         n = ns()
@@ -1317,13 +1339,15 @@ class TestTables(ApiTest):
 
     async def test_builtin_printers(self):
         n = ns()
-        await self.ok("POST", CM.format(ns=n), {"metadata": {"name": "cm"}, "data": {"a": "1", "b": "2"}},
-                      expect=201)
-        t = await self.ok("GET", CM.format(ns=n) + "/cm", headers={"Accept": KUBECTL_ACCEPT})
+        cm = await self.ok("POST", CM.format(ns=n), {"metadata": {"name": "cm"},
+                                                      "data": {"a": "1", "b": "2"}}, expect=201)
+        t, start, end = await self.table(CM.format(ns=n) + "/cm")
         self.assertEqual([c["name"] for c in t["columnDefinitions"]], ["Name", "Data", "Age"])
-        self.assertEqual(t["rows"][0]["cells"], ["cm", 2, "0s"])
-        await self.ok("POST", PODS.format(ns=n), {"metadata": {"name": "p"}, "spec": {"containers": [
-            {"name": "app", "image": "x"}, {"name": "side", "image": "y"}]}}, expect=201)
+        self.assertEqual(t["rows"][0]["cells"][:-1], ["cm", 2])
+        self.assertIn(t["rows"][0]["cells"][-1], self.ages(cm, start, end))
+        pod = await self.ok("POST", PODS.format(ns=n), {"metadata": {"name": "p"}, "spec": {
+            "containers": [{"name": "app", "image": "x"}, {"name": "side", "image": "y"}]}},
+            expect=201)
         await self.ok("PATCH", PODS.format(ns=n) + "/p/status", {"status": {
             "phase": "Running", "podIP": "10.0.0.7",
             "containerStatuses": [{"name": "app", "ready": True, "restartCount": 2,
@@ -1331,12 +1355,14 @@ class TestTables(ApiTest):
                                   {"name": "side", "ready": False, "restartCount": 0,
                                    "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}},
             ctype="application/merge-patch+json")
-        t = await self.ok("GET", PODS.format(ns=n), headers={"Accept": KUBECTL_ACCEPT})
+        t, start, end = await self.table(PODS.format(ns=n))
         self.assertEqual([c["name"] for c in t["columnDefinitions"]],
                          ["Name", "Ready", "Status", "Restarts", "Age", "IP", "Node", "Nominated Node",
                           "Readiness Gates"])
-        self.assertEqual(t["rows"][0]["cells"],
-                         ["p", "1/2", "CrashLoopBackOff", "2", "0s", "10.0.0.7", "<none>", "<none>", "<none>"])
+        cells = t["rows"][0]["cells"]
+        self.assertEqual(cells[:4] + cells[5:],
+                         ["p", "1/2", "CrashLoopBackOff", "2", "10.0.0.7", "<none>", "<none>", "<none>"])
+        self.assertIn(cells[4], self.ages(pod, start, end))
         t = await self.ok("GET", SECRETS.format(ns=n), headers={"Accept": KUBECTL_ACCEPT})
         self.assertEqual([c["name"] for c in t["columnDefinitions"]], ["Name", "Type", "Data", "Age"])
         t = await self.ok("GET", "/apis/apps/v1/namespaces/" + n + "/deployments",
