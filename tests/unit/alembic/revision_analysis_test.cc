@@ -225,7 +225,9 @@ TEST(AnalysisLint, LockRulesOnATableTheRevisionCreatesAreInfo) {
   ctx.lint = {{"adding-foreign-key-constraint", "m", "h", 4,
                "ALTER TABLE tag ADD FOREIGN KEY(item_id) REFERENCES item (id);"}};
   auto findings = analyzeRevision(
-      parse("    op.create_table('tag', sa.Column('id', sa.Integer(), nullable=False))\n"), ctx);
+      parse("    op.create_table('tag', sa.Column('id', sa.Integer(), nullable=False))\n",
+            "    op.drop_table('tag')\n"),
+      ctx);
   ASSERT_EQ(findings.size(), 1u);
   EXPECT_EQ(findings[0].severity, "info");
 }
@@ -235,7 +237,9 @@ TEST(AnalysisLint, DropIndexFindsItsTableThroughTheOp) {
   ctx.liveRowCounts = {{"team", 3}};
   ctx.lint = {{"require-concurrent-index-deletion", "m", "h", 4, "DROP INDEX ix_team_name;"}};
   auto findings = analyzeRevision(
-      parse("    op.drop_index('ix_team_name', table_name='team')\n"), ctx);
+      parse("    op.drop_index('ix_team_name', table_name='team')\n",
+            "    op.create_index('ix_team_name', 'team', ['name'])\n"),
+      ctx);
   ASSERT_EQ(findings.size(), 1u);
   EXPECT_EQ(findings[0].severity, "info");
 }
