@@ -81,8 +81,10 @@ TEST_F(ScratchOwnershipTest, ClaimMarksTheDatabaseAndHoldsTheLockOnItsOwnSession
   EXPECT_TRUE((*lease)->held());
   pqxx::connection conn{base_.libpqConninfo()};
   pqxx::nontransaction tx{conn};
-  EXPECT_EQ(tx.exec1("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
-                     "'alembic-sidecar scratch lease'")[0]
+  // Only this test's database: runs of other tests hold leases on the same server.
+  EXPECT_EQ(tx.exec_params1("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                            "'alembic-sidecar scratch lease' AND datname = $1",
+                            base_.database)[0]
                 .as<int>(),
             1);
   auto comment = tx.exec_params1(
