@@ -159,6 +159,43 @@ core::Status checkExecFailure(Fd& errorRead, const ProcessSpec& spec) {
   return {};
 }
 
+core::Result<PipedChild> spawnPiped(const ProcessSpec& spec) {
+  auto image = buildImage(spec);
+  if (!image) {
+    return image.error();
+  }
+  auto in = makePipe();
+  auto out = makePipe();
+  auto err = makePipe();
+  auto errorPipe = makePipe();
+  if (!in || !out || !err || !errorPipe) {
+    return core::Error::retryable(core::reason::kInternalError, "cannot create pipes");
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    return core::Error::retryable(core::reason::kInternalError,
+                                  std::string("fork failed: ") + strerror(errno));
+  }
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::dup2(in->read.get(), STDIN_FILENO);
+    ::dup2(out->write.get(), STDOUT_FILENO);
+    ::dup2(err->write.get(), STDERR_FILENO);
+    execChild(*image, spec, errorPipe->write.get(), /*dieWithParent=*/true);
+  }
+  ::setpgid(pid, pid);  // also from the parent, so killGroup works without a race
+  in->read.reset();
+  out->write.reset();
+  err->write.reset();
+  errorPipe->write.reset();
+  if (auto status = checkExecFailure(errorPipe->read, spec); !status) {
+    int ignored;
+    ::waitpid(pid, &ignored, 0);
+    return status.error();
+  }
+  return PipedChild{pid, std::move(in->write), std::move(out->read), std::move(err->read)};
+}
+
 void ignoreSigpipeOnce() {
   static std::once_flag once;
   std::call_once(once, [] { ::signal(SIGPIPE, SIG_IGN); });

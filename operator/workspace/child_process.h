@@ -77,6 +77,21 @@ int decodeStatus(int status);
 /** Signals the child's process group and the child itself. */
 void killGroup(pid_t pid, int sig);
 
+/** A started child whose stdin, stdout and stderr are pipes held by the parent. */
+struct PipedChild {
+  pid_t pid = 0;
+  Fd stdinWrite;
+  Fd stdoutRead;
+  Fd stderrRead;
+};
+
+/**
+ * Forks and execs spec in its own process group (killed with the parent), with its
+ * standard streams connected to pipes. Errors: the pipes or fork failed, or exec failed
+ * (the child is reaped).
+ */
+core::Result<PipedChild> spawnPiped(const ProcessSpec& spec);
+
 /** SIGPIPE ignored in this process, once (writes to a dead child's stdin fail with EPIPE). */
 void ignoreSigpipeOnce();
 

@@ -66,45 +66,16 @@ core::Result<ProcessResult> runProcess(const ProcessSpec& spec) {
     return core::Error::terminal(core::reason::kCancelled,
                                  "cancelled before " + spec.argv.front() + " started");
   }
-  auto image = buildImage(spec);
-  if (!image) {
-    return image.error();
+  auto started = child::spawnPiped(spec);
+  if (!started) {
+    return started.error();
   }
-  auto in = makePipe();
-  auto out = makePipe();
-  auto err = makePipe();
-  auto errorPipe = makePipe();
-  if (!in || !out || !err || !errorPipe) {
-    return core::Error::retryable(core::reason::kInternalError, "cannot create pipes");
-  }
-
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    return core::Error::retryable(core::reason::kInternalError,
-                                  std::string("fork failed: ") + strerror(errno));
-  }
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    ::dup2(in->read.get(), STDIN_FILENO);
-    ::dup2(out->write.get(), STDOUT_FILENO);
-    ::dup2(err->write.get(), STDERR_FILENO);
-    execChild(*image, spec, errorPipe->write.get(), /*dieWithParent=*/true);
-  }
-  ::setpgid(pid, pid);  // also from the parent, so killGroup works without a race
-  in->read.reset();
-  out->write.reset();
-  err->write.reset();
-  errorPipe->write.reset();
-  if (auto status = checkExecFailure(errorPipe->read, spec); !status) {
-    int ignored;
-    ::waitpid(pid, &ignored, 0);
-    return status.error();
-  }
+  const pid_t pid = started->pid;
 
   ProcessResult result;
-  Fd stdinFd = std::move(in->write);
-  Fd stdoutFd = std::move(out->read);
-  Fd stderrFd = std::move(err->read);
+  Fd stdinFd = std::move(started->stdinWrite);
+  Fd stdoutFd = std::move(started->stdoutRead);
+  Fd stderrFd = std::move(started->stderrRead);
   for (int fd : {stdinFd.get(), stdoutFd.get(), stderrFd.get()}) {
     ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
   }

@@ -213,41 +213,13 @@ class ProcessSession final : public Session {
 
 core::Result<std::unique_ptr<Session>> startProcessSession(const ProcessSpec& spec) {
   child::ignoreSigpipeOnce();
-  auto image = child::buildImage(spec);
-  if (!image) {
-    return image.error();
-  }
-  auto in = child::makePipe();
-  auto out = child::makePipe();
-  auto err = child::makePipe();
-  auto errorPipe = child::makePipe();
-  if (!in || !out || !err || !errorPipe) {
-    return core::Error::retryable(core::reason::kInternalError, "cannot create pipes");
-  }
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    return core::Error::retryable(core::reason::kInternalError,
-                                  std::string("fork failed: ") + strerror(errno));
-  }
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    ::dup2(in->read.get(), STDIN_FILENO);
-    ::dup2(out->write.get(), STDOUT_FILENO);
-    ::dup2(err->write.get(), STDERR_FILENO);
-    child::execChild(*image, spec, errorPipe->write.get(), /*dieWithParent=*/true);
-  }
-  ::setpgid(pid, pid);
-  in->read.reset();
-  out->write.reset();
-  err->write.reset();
-  errorPipe->write.reset();
-  if (auto status = child::checkExecFailure(errorPipe->read, spec); !status) {
-    int ignored;
-    ::waitpid(pid, &ignored, 0);
-    return status.error();
+  auto started = child::spawnPiped(spec);
+  if (!started) {
+    return started.error();
   }
   return std::unique_ptr<Session>(std::make_unique<ProcessSession>(
-      pid, std::move(in->write), std::move(out->read), std::move(err->read)));
+      started->pid, std::move(started->stdinWrite), std::move(started->stdoutRead),
+      std::move(started->stderrRead)));
 }
 
 }  // namespace alembic_sidecar::workspace
