@@ -77,6 +77,27 @@ TEST_F(ProjectShapes, Branches_CheckUpgradesBothHeadsAndRoundTripsEachBranch) {
   EXPECT_THAT(condition(report, "ModelsRegistered"), HasSubstr("2 table(s)"));
 }
 
+TEST_F(ProjectShapes, Branches_DependsOnAcrossBranchesChecksAndRoundTrips) {
+  open("branches_app");
+  // contract's new head depends_on expand's head (made by `revision --autogenerate --head
+  // contract@head --depends-on 19e2ec68eda7`).
+  app_->applyChange("shop_customer_email_depends_on");
+  auto result = run({"check"});
+  ASSERT_EQ(result.exitCode, 0) << result.out << result.err;
+  auto report = result.json();
+  EXPECT_EQ(report["reason"], "InSync");
+  std::string roundTrip = condition(report, "RoundTripPassed");
+  EXPECT_THAT(roundTrip, HasSubstr("downgrade contract@-1 restored dfac5317516f"));
+  // Taking expand's head down takes its dependent with it (alembic's depends_on): the
+  // reference is built forward to what is left, contract's old head.
+  EXPECT_THAT(roundTrip, HasSubstr("downgrade expand@-1 restored dfac5317516f"));
+  // And a revision on top of the dependent head.
+  app_->applyChange("shop_order_note");
+  auto revision = run({"revision", "-m", "add order note", "--head", "contract@head"});
+  ASSERT_EQ(revision.exitCode, 0) << revision.out << revision.err;
+  EXPECT_EQ(revision.json()["revision"]["downRevision"], "447053289d3b");
+}
+
 TEST_F(ProjectShapes, Branches_RevisionWithoutHeadSaysWhichHeadsThereAre) {
   open("branches_app");
   app_->applyChange("shop_order_note");
