@@ -270,5 +270,37 @@ TEST_F(ProjectShapes, ModelsByModuleName_AreImportedAndChecked) {
   EXPECT_THAT(result.json()["message"].get<std::string>(), HasSubstr("Extra in shop/extra.py"));
 }
 
+// alembic's documented recipe "Don't Generate Empty Migrations with Autogenerate": env.py's
+// process_revision_directives looks at config.cmd_opts.autogenerate and drops an empty script,
+// so alembic writes no file at all.
+constexpr char kDropEmptyRecipe[] = R"PY(
+def process_revision_directives(context, revision, directives):
+    if config.cmd_opts.autogenerate:
+        script = directives[0]
+        if script.upgrade_ops.is_empty():
+            directives[:] = []
+)PY";
+
+TEST_F(ProjectShapes, EnvPyThatDropsEmptyRevisions_NoChangesThenARealOne) {
+  open("sync_app");
+  app_->replace("migrations/env.py", "\ndef run_migrations_offline",
+                std::string(kDropEmptyRecipe) + "\n\ndef run_migrations_offline");
+  app_->replace("migrations/env.py",
+                "connection=connection, target_metadata=target_metadata",
+                "connection=connection, target_metadata=target_metadata,\n"
+                "            process_revision_directives=process_revision_directives");
+  const auto before = app_->versionFiles();
+  auto nothing = run({"revision", "-m", "nothing"});
+  ASSERT_EQ(nothing.exitCode, 0) << nothing.out << nothing.err;
+  EXPECT_EQ(nothing.json()["reason"], "NoChanges");
+  EXPECT_EQ(app_->versionFiles(), before);
+
+  app_->applyChange("sync_product_add_sku");
+  auto created = run({"revision", "-m", "add sku"});
+  ASSERT_EQ(created.exitCode, 0) << created.out << created.err;
+  EXPECT_EQ(created.json()["reason"], "RevisionCreated");
+  EXPECT_EQ(app_->versionFiles().size(), before.size() + 1);
+}
+
 }  // namespace
 }  // namespace alembic_sidecar::testing
