@@ -86,12 +86,35 @@ struct HistoryOutcome : OpOutcome {
   std::vector<std::string> heads;
 };
 
+/**
+ * One difference between the models and the schema at head of a kind autogenerate does not
+ * compare (see driver/alembic_sidecar_uncompared.py). `model` / `database` are the two texts;
+ * empty where that side has none (a constraint only the models declare, say).
+ */
+struct UncomparedDifference {
+  std::string kind;  // server_default, check_constraint, computed, identity, index_predicate,
+                     // comment
+  std::string schema;
+  std::string table;
+  std::string column;  // server_default, computed, identity, a column's comment
+  std::string name;    // check_constraint, index_predicate
+  std::string model;
+  std::string database;
+};
+
 struct CompareOutcome : OpOutcome {
   std::optional<bool> compareType;
   std::optional<bool> compareServerDefault;
   std::vector<ModelEnum> enums;
   bool inSync = true;
   std::vector<core::Operation> pendingOps;
+  /** What autogenerate leaves out, compared; meaningful when uncomparedChecked. */
+  std::vector<UncomparedDifference> uncompared;
+  bool uncomparedChecked = false;
+  /** Why the comparison did not run (the exception's line), when it did not. */
+  std::string uncomparedError;
+  /** Server defaults were compared by the driver (env.py leaves compare_server_default off). */
+  bool serverDefaultsCompared = false;
 };
 
 struct CurrentOutcome : OpOutcome {

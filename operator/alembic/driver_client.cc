@@ -230,6 +230,18 @@ class DriverClient final : public Driver {
     }
     out.inSync = core::boolField(r, "inSync", true);
     out.pendingOps = operations(r, "ops");
+    if (auto it = r.find("uncompared"); it != r.end() && it->is_object()) {
+      out.uncomparedChecked = true;
+      out.serverDefaultsCompared = core::boolField(*it, "serverDefaultsCompared", false);
+      for (const auto& d : core::arrayField(*it, "differences")) {
+        out.uncompared.push_back(UncomparedDifference{
+            core::stringField(d, "kind"), core::stringField(d, "schema"),
+            core::stringField(d, "table"), core::stringField(d, "column"),
+            core::stringField(d, "name"), core::stringField(d, "model"),
+            core::stringField(d, "database")});
+      }
+    }
+    out.uncomparedError = core::stringField(r, "uncomparedError");
     return out;
   }
 

@@ -131,6 +131,15 @@ inline constexpr char kOrphanRowsUnderForeignKey[] = "OrphanRowsUnderForeignKey"
 inline constexpr char kRowsViolateCheck[] = "RowsViolateCheck";
 inline constexpr char kLiveChecksSkipped[] = "LiveChecksSkipped";      // info
 inline constexpr char kLiveCheckIncomplete[] = "LiveCheckIncomplete";  // warning
+// What autogenerate does not compare, compared with the schema at head; escalations when
+// the revision does not carry the difference.
+inline constexpr char kServerDefaultNotCompared[] = "ServerDefaultNotCompared";
+inline constexpr char kCheckConstraintNotCompared[] = "CheckConstraintNotCompared";
+inline constexpr char kComputedColumnNotCompared[] = "ComputedColumnNotCompared";
+inline constexpr char kIdentityNotCompared[] = "IdentityNotCompared";
+inline constexpr char kIndexPredicateNotCompared[] = "IndexPredicateNotCompared";
+inline constexpr char kCommentNotCompared[] = "CommentNotCompared";
+inline constexpr char kUncomparedCheckSkipped[] = "UncomparedCheckSkipped";  // info
 }  // namespace finding
 
 namespace severity {

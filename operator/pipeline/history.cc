@@ -8,6 +8,7 @@
 
 #include "alembic/linters.h"
 #include "alembic/revision_analysis.h"
+#include "alembic/uncompared_findings.h"
 #include "core/reasons.h"
 #include "database/scratch.h"
 #include "pipeline/history_reader.h"
@@ -65,18 +66,27 @@ StepOutcome checkSync(RunState& state) {
   alembic::AnalysisContext enums;
   fillBaseline(*state.baseline, enums);
   enums.modelEnums = state.compared->enums;
-  std::vector<std::string> enumChanges;
+  std::vector<std::string> blindChanges;
   for (auto f : alembic::analyzeRevision(alembic::ParsedRevision{}, enums)) {
     if (f.code == core::finding::kEnumValuesChanged) {
       f.severity = sev::kError;
-      enumChanges.push_back(f.message);
+      blindChanges.push_back(f.message);
       addFinding(state, std::move(f));
     }
   }
-  if (state.compared->inSync && !enumChanges.empty()) {
+  // What autogenerate does not compare (server defaults, CHECK constraints, ...): no
+  // revision would carry it, so it is out of sync just the same.
+  alembic::UncomparedContext uncompared;
+  uncompared.envPy = state.project().envPy.empty() ? "env.py" : state.project().envPy;
+  for (auto f : alembic::uncomparedFindings(state.compared->uncompared, uncompared)) {
+    f.severity = sev::kError;
+    blindChanges.push_back(f.message);
+    addFinding(state, std::move(f));
+  }
+  if (state.compared->inSync && !blindChanges.empty()) {
     failStep(state, type, core::reason::kModelsOutOfSync,
-             "the models' enum labels differ from the migrations' (autogenerate cannot see "
-             "this): " + enumChanges.front());
+             "the models differ from the migrations in what autogenerate cannot see: " +
+                 blindChanges.front());
     return StepOutcome::kContinue;
   }
   if (state.compared->inSync) {

@@ -2,6 +2,7 @@
 
 #include "alembic/linters.h"
 #include "alembic/revision_analysis.h"
+#include "alembic/uncompared_findings.h"
 #include "core/reasons.h"
 #include "database/drift.h"
 #include "database/live_data.h"
@@ -153,6 +154,63 @@ void typeComparison(RunState& state) {
                      state.project().envPy, 0});
 }
 
+/** What the models say beyond the file: native enum labels, compare_type, and what
+ *  autogenerate does not compare (into state.compared). */
+void compareModels(RunState& state) {
+  state.driver->setTimeout(state.remaining());
+  auto compared = state.driver->compare(state.target);
+  if (compared && compared->ok) {
+    state.compared = std::move(*compared);
+    return;
+  }
+  const std::string why = compared ? compared->describe(2) : compared.error().message;
+  addFinding(state, {code::kEnumValuesChanged, sev::kWarning, "enum labels were not compared: " + why,
+                     "make env.py work with alembic's EnvironmentContext (it does for "
+                     "`alembic check`-style tools)",
+                     "", 0});
+  addFinding(state, {code::kUncomparedCheckSkipped, sev::kInfo,
+                     "server defaults, CHECK constraints, Computed columns and index predicates "
+                     "were not compared with the schema at head: " + why,
+                     "make env.py work with alembic's EnvironmentContext", "", 0});
+}
+
+/**
+ * Escalates every difference autogenerate does not compare that `revision` (nullptr: none
+ * was written) does not carry: without it the migration is silently incomplete.
+ */
+void checkUncompared(RunState& state, const alembic::ParsedRevision* revision) {
+  if (!state.compared) {
+    return;  // compareModels said why
+  }
+  if (!state.compared->uncomparedChecked) {
+    addFinding(state, {code::kUncomparedCheckSkipped, sev::kInfo,
+                       "server defaults, CHECK constraints, Computed columns and index "
+                       "predicates were not compared with the schema at head" +
+                           (state.compared->uncomparedError.empty()
+                                ? std::string(" (env.py gave no target_metadata)")
+                                : ": " + state.compared->uncomparedError),
+                       "make target_metadata in env.py the models' MetaData", "", 0});
+    return;
+  }
+  alembic::UncomparedContext ctx;
+  ctx.revision = revision;
+  ctx.file = revision != nullptr && state.revision ? state.revision->path : std::string{};
+  ctx.envPy = state.project().envPy.empty() ? "env.py" : state.project().envPy;
+  for (auto& f : alembic::uncomparedFindings(state.compared->uncompared, ctx)) {
+    addFinding(state, std::move(f));
+  }
+}
+
+/** The first escalation's code, or empty. */
+std::string firstEscalation(const core::Report& report) {
+  for (const auto& f : report.findings) {
+    if (f.severity == sev::kEscalation) {
+      return f.code;
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 void fillBaseline(const database::SchemaFingerprint& fp, alembic::AnalysisContext& ctx) {
@@ -178,7 +236,15 @@ StepOutcome validate(RunState& state) {
                        "autogenerate compared the models with the schema at head and found no "
                        "difference",
                        kNoChangesAdvice, "", 0});
-    finishStep(state, {type, "True", core::reason::kNoChanges, "no revision to validate"});
+    compareModels(state);
+    checkUncompared(state, nullptr);
+    if (auto escalation = firstEscalation(state.report); !escalation.empty()) {
+      finishStep(state, {type, "False", escalation,
+                         "no revision, but the models differ from the schema at head in what "
+                         "autogenerate does not compare"});
+    } else {
+      finishStep(state, {type, "True", core::reason::kNoChanges, "no revision to validate"});
+    }
     return StepOutcome::kContinue;
   }
   auto& rev = *state.revision;
@@ -194,19 +260,7 @@ StepOutcome validate(RunState& state) {
     state.report.operations.push_back(core::Operation{op.op, op.table, op.column, op.name});
   }
 
-  // What the models say beyond the file: native enum labels and compare_type.
-  state.driver->setTimeout(state.remaining());
-  auto compared = state.driver->compare(state.target);
-  if (compared && compared->ok) {
-    state.compared = std::move(*compared);
-  } else {
-    addFinding(state, {code::kEnumValuesChanged, sev::kWarning,
-                       "enum labels were not compared: " +
-                           (compared ? compared->describe(2) : compared.error().message),
-                       "make env.py work with alembic's EnvironmentContext (it does for "
-                       "`alembic check`-style tools)",
-                       "", 0});
-  }
+  compareModels(state);
 
   alembic::AnalysisContext ctx;
   ctx.file = rev.path;
@@ -232,12 +286,19 @@ StepOutcome validate(RunState& state) {
     for (auto& f : alembic::analyzeRevision(rev.parsed, ctx)) {
       addFinding(state, std::move(f));
     }
+    checkUncompared(state, &rev.parsed);
     if (auto removed = state.files().removeFile(rev.path); removed) {
       rev.removed = true;
     }
     state.report.revision.reset();
     state.noChanges = true;
-    finishStep(state, {type, "True", core::reason::kNoChanges, diagnosis});
+    if (auto escalation = firstEscalation(state.report); !escalation.empty()) {
+      finishStep(state, {type, "False", escalation,
+                         diagnosis + ", but the models differ from it in what autogenerate "
+                                     "does not compare; the empty revision was removed"});
+    } else {
+      finishStep(state, {type, "True", core::reason::kNoChanges, diagnosis});
+    }
     return StepOutcome::kContinue;
   }
 
@@ -253,6 +314,7 @@ StepOutcome validate(RunState& state) {
   for (auto& f : alembic::analyzeRevision(rev.parsed, ctx)) {
     addFinding(state, std::move(f));
   }
+  checkUncompared(state, &rev.parsed);
 
   std::vector<std::string> escalations;
   for (const auto& f : state.report.findings) {

@@ -390,6 +390,14 @@ class Driver:
                     migration = produce_migrations(context, metadata)
                     out["inSync"] = migration.upgrade_ops.is_empty()
                     out["ops"] = _describe_ops(migration.upgrade_ops.ops)
+                if request.get("uncompared", True) and metadata is not None:
+                    import alembic_sidecar_uncompared
+
+                    try:
+                        out["uncompared"] = alembic_sidecar_uncompared.differences(
+                            context, metadata, _metadatas(metadata))
+                    except Exception as e:  # noqa: BLE001 - the rest of compare stands
+                        out["uncomparedError"] = "%s: %s" % (type(e).__name__, e)
                 return []
 
             with EnvironmentContext(cfg, script, fn=inspect, dont_mutate=True):

@@ -338,6 +338,78 @@ TEST_F(PipelineTest, EmptyRevision_NeverJoinsTheHistory) {
   EXPECT_THAT(driver_.trace(), Not(::testing::Contains(HasSubstr("adopt"))));
 }
 
+alembic::UncomparedDifference userNameDefault() {
+  return {"server_default", "", "user", "name", "", "'anonymous'", ""};
+}
+
+TEST_F(PipelineTest, UncomparedServerDefault_EmptyRevisionEscalatesInsteadOfNoChanges) {
+  driver_.stageRevision("b2_nothing.py",
+                        "revision = 'b2'\ndown_revision = 'a1'\n\ndef upgrade():\n    pass\n\n"
+                        "def downgrade():\n    pass\n");
+  driver_.compareOutcome.compareServerDefault = false;
+  driver_.compareOutcome.uncompared = {userNameDefault()};
+  auto outcome = run();
+  EXPECT_EQ(outcome.report.phase, "Escalated");
+  EXPECT_EQ(outcome.report.reason, "ServerDefaultNotCompared");
+  const auto* validated = outcome.report.condition("Validated");
+  ASSERT_NE(validated, nullptr);
+  EXPECT_EQ(validated->status, "False");
+  EXPECT_EQ(validated->reason, "ServerDefaultNotCompared");
+  bool found = false;
+  for (const auto& f : outcome.report.findings) {
+    if (f.code == "ServerDefaultNotCompared") {
+      found = true;
+      EXPECT_EQ(f.severity, "escalation");
+      EXPECT_THAT(f.recommendation, HasSubstr("compare_server_default=True"));
+      EXPECT_THAT(f.recommendation, HasSubstr("migrations/env.py"));
+    }
+  }
+  EXPECT_TRUE(found);
+  // The empty revision still never joins the history.
+  EXPECT_FALSE(hasFile("migrations/versions/b2_nothing.py"));
+  EXPECT_FALSE(hasFile(driver_.staging + "/b2_nothing.py"));
+}
+
+TEST_F(PipelineTest, UncomparedDifference_NoFileAtAllStillEscalates) {
+  driver_.onRevision = [](const alembic::DriverTarget&, const std::string&) {
+    return testing::FakeDriver::withOk<alembic::RevisionOutcome>();  // env.py wrote nothing
+  };
+  driver_.compareOutcome.uncompared = {
+      {"check_constraint", "", "user", "", "ck_user_name", "char_length(name) > 0", ""}};
+  auto outcome = run();
+  EXPECT_EQ(outcome.report.phase, "Escalated");
+  EXPECT_EQ(outcome.report.reason, "CheckConstraintNotCompared");
+}
+
+TEST_F(PipelineTest, UncomparedDifferenceTheRevisionCarries_DoesNotEscalate) {
+  driver_.stageRevision("b2_default.py",
+                        "revision = 'b2'\ndown_revision = 'a1'\n\ndef upgrade():\n"
+                        "    op.alter_column('user', 'name', server_default='anonymous')\n\n"
+                        "def downgrade():\n    op.alter_column('user', 'name', "
+                        "server_default=None)\n");
+  driver_.compareOutcome.uncompared = {userNameDefault()};
+  auto outcome = run();
+  EXPECT_EQ(outcome.report.phase, "Succeeded") << outcome.report.message;
+  for (const auto& f : outcome.report.findings) {
+    EXPECT_NE(f.code, "ServerDefaultNotCompared");
+  }
+}
+
+TEST_F(PipelineTest, UncomparedComparisonThatFailed_SaysSoAsInfo) {
+  driver_.compareOutcome.uncomparedChecked = false;
+  driver_.compareOutcome.uncomparedError = "ProgrammingError: permission denied for pg_constraint";
+  auto outcome = run();
+  bool found = false;
+  for (const auto& f : outcome.report.findings) {
+    if (f.code == "UncomparedCheckSkipped") {
+      found = true;
+      EXPECT_EQ(f.severity, "info");
+      EXPECT_THAT(f.message, HasSubstr("permission denied"));
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
 TEST_F(PipelineTest, PasswordsNeverReachTheReport) {
   EXPECT_CALL(*db, probe(_))
       .WillOnce(Return(core::Error::retryable(core::reason::kDatabaseUnavailable,
