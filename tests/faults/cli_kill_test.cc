@@ -33,6 +33,7 @@ enum class Trigger {
   kPause,           // env.py paused at `pauseOn` (see pause_hook.h)
   kLockTaken,       // the project lock file names its holder: the driver is up
   kStagedFile,      // the generated file appeared in the staging directory
+  kAdopted,         // the validated file appeared in versions/: the run's last act is done
 };
 
 struct KillPoint {
@@ -129,6 +130,11 @@ TEST_P(CliKillTest, NextRunReachesTheUninterruptedVerdict) {
                             std::chrono::seconds(120)))
           << run.log();
       break;
+    case Trigger::kAdopted:
+      ASSERT_TRUE(pollUntil([&] { return app_.versionFiles() != before_ || !run.running(); },
+                            std::chrono::seconds(120)))
+          << run.log();
+      break;
   }
   ASSERT_TRUE(run.running()) << "the run ended before the kill point:\n" << run.log();
   run.signal(SIGKILL);
@@ -144,8 +150,10 @@ TEST_P(CliKillTest, NextRunReachesTheUninterruptedVerdict) {
     EXPECT_TRUE(pollUntil([&] { return !processRunning(paused->pid); }, std::chrono::seconds(5)))
         << "alembic (pid " << paused->pid << ") outlived the killed run";
   }
-  // Whatever the kill left, none of it is a revision alembic would load.
-  EXPECT_EQ(app_.versionFiles(), before_) << run.log();
+  // Whatever the kill left, none of it is a revision alembic would load unvalidated.
+  if (point.trigger != Trigger::kAdopted) {
+    EXPECT_EQ(app_.versionFiles(), before_) << run.log();
+  }
 
   auto next = runCli(revisionArgs(), env());
   expectCleanFinish(next);
@@ -173,7 +181,8 @@ INSTANTIATE_TEST_SUITE_P(
         KillPoint{"RoundTripReupgrade", Trigger::kPause, "upgrade#3"},
         // The re-upgrade committed and env.py ended: only the fingerprint comparison, the
         // escalation and the adoption (the run's last act) remain.
-        KillPoint{"JustBeforeAdoption", Trigger::kPause, "upgrade#3:after"}),
+        KillPoint{"JustBeforeAdoption", Trigger::kPause, "upgrade#3:after"},
+        KillPoint{"JustAfterAdoption", Trigger::kAdopted, ""}),
     describe);
 
 }  // namespace
