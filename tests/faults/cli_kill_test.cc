@@ -30,10 +30,10 @@ using ::testing::Not;
 
 /** How the test finds the moment to kill. */
 enum class Trigger {
-  kPause,           // env.py paused at `pauseOn` (see pause_hook.h)
-  kLockTaken,       // the project lock file names its holder: the driver is up
-  kStagedFile,      // the generated file appeared in the staging directory
-  kAdopted,         // the validated file appeared in versions/: the run's last act is done
+  kPause,       // env.py paused at `pauseOn` (see pause_hook.h)
+  kLockTaken,   // the project lock file names its holder: the driver is up
+  kStagedFile,  // the generated file appeared in the staging directory
+  kAdopted,     // the validated file appeared in versions/: the run's last act is done
 };
 
 struct KillPoint {
@@ -56,14 +56,15 @@ class CliKillTest : public ::testing::TestWithParam<KillPoint> {
   }
 
   std::vector<std::string> revisionArgs() const {
-    return {"revision", "-m", "drop team headquarters", "--project", app_.dir(),
-            "--database-url", live_.url(), "--json"};
+    return {"revision",  "-m",       "drop team headquarters",
+            "--project", app_.dir(), "--database-url",
+            live_.url(), "--json"};
   }
 
   std::map<std::string, std::string> env() const {
-    return {{"ALEMBIC_SIDECAR_SQUAWK",
-             std::string(ALEMBIC_SIDECAR_SOURCE_DIR) + "/.tools/bin/squawk"},
-            {"PYTHONDONTWRITEBYTECODE", "1"}};
+    return {
+        {"ALEMBIC_SIDECAR_SQUAWK", std::string(ALEMBIC_SIDECAR_SOURCE_DIR) + "/.tools/bin/squawk"},
+        {"PYTHONDONTWRITEBYTECODE", "1"}};
   }
 
   /** The run that nobody interrupts, and what it must leave behind. */
@@ -79,7 +80,8 @@ class CliKillTest : public ::testing::TestWithParam<KillPoint> {
                         std::back_inserter(added));
     ASSERT_EQ(added.size(), 1u) << ::testing::PrintToString(added);
     const std::string reviewed = report["revision"].value("file", "");
-    EXPECT_EQ(std::filesystem::path(reviewed).filename(), std::filesystem::path(added[0]).filename());
+    EXPECT_EQ(std::filesystem::path(reviewed).filename(),
+              std::filesystem::path(added[0]).filename());
     EXPECT_THAT(app_.read(reviewed), HasSubstr("op.drop_column('team', 'headquarters')"));
     EXPECT_EQ(alembicHeads(app_).size(), 1u);
     EXPECT_THAT(databasesWithPrefix(live_.database + "_autogen_"), IsEmpty());
@@ -118,11 +120,9 @@ TEST_P(CliKillTest, NextRunReachesTheUninterruptedVerdict) {
       ASSERT_TRUE(paused) << "the run never reached " << point.pauseOn << ":\n" << run.log();
       break;
     case Trigger::kLockTaken:
-      ASSERT_TRUE(pollUntil(
-          [&] {
-            return !app_.read(".alembic-sidecar/lock").empty() || !run.running();
-          },
-          std::chrono::seconds(60)))
+      ASSERT_TRUE(
+          pollUntil([&] { return !app_.read(".alembic-sidecar/lock").empty() || !run.running(); },
+                    std::chrono::seconds(60)))
           << run.log();
       break;
     case Trigger::kStagedFile:

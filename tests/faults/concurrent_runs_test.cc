@@ -50,9 +50,9 @@ class ConcurrentRunsTest : public ::testing::Test {
   }
 
   std::vector<std::string> argv(std::vector<std::string> extra = {}) const {
-    std::vector<std::string> out = {ALEMBIC_SIDECAR_EXE, "revision", "-m", "drop team headquarters",
-                                    "--project", app_.dir(), "--database-url", live_.url(),
-                                    "--json"};
+    std::vector<std::string> out = {ALEMBIC_SIDECAR_EXE,      "revision",  "-m",
+                                    "drop team headquarters", "--project", app_.dir(),
+                                    "--database-url",         live_.url(), "--json"};
     out.insert(out.end(), extra.begin(), extra.end());
     return out;
   }
@@ -134,8 +134,8 @@ TEST_F(ConcurrentRunsTest, StartedTogether_OneWaitsAndFindsTheOthersReviewedFile
   auto reportA = reportIn(a.log());
   auto reportB = reportIn(b.log());
   std::cerr << "run a: " << ::testing::PrintToString(verdictOf(reportA)) << " in "
-            << reportA.value("durationMs", 0) << " ms; run b: "
-            << ::testing::PrintToString(verdictOf(reportB)) << " in "
+            << reportA.value("durationMs", 0)
+            << " ms; run b: " << ::testing::PrintToString(verdictOf(reportB)) << " in "
             << reportB.value("durationMs", 0) << " ms\n";
   // The one that got the lock first escalates and keeps its file for review; the other waited
   // for the lock and found that file in the history: the models match it now.

@@ -87,14 +87,13 @@ TEST(InheritedFds, EnvPyInTheDriverSeesNoSocketOfItsParent) {
   ASSERT_EQ(::fstat(listener, &st), 0);
   const std::string ours = "socket:[" + std::to_string(st.st_ino) + "]";
 
-  ChildProcess run({ALEMBIC_SIDECAR_EXE, "revision", "-m", "add user phone", "--project",
-                    app.dir(), "--database-url", live.url(), "--json"},
-                   {{"TEST_FD_DIR", fdDir.str()}, {"DATABASE_URL", ""}},
-                   fdDir.str() + "/run.log");
+  ChildProcess run({ALEMBIC_SIDECAR_EXE, "revision", "-m", "add user phone", "--project", app.dir(),
+                    "--database-url", live.url(), "--json"},
+                   {{"TEST_FD_DIR", fdDir.str()}, {"DATABASE_URL", ""}}, fdDir.str() + "/run.log");
   // The CLI itself holds the socket (the negative control: there is something to leak).
   std::string cliFds;
-  for (const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(run.pid()) +
-                                                           "/fd")) {
+  for (const auto& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(run.pid()) + "/fd")) {
     std::error_code ec;
     cliFds += e.path().filename().string() + " " +
               std::filesystem::read_symlink(e.path(), ec).string() + "\n";
@@ -113,8 +112,7 @@ TEST(InheritedFds, EnvPyInTheDriverSeesNoSocketOfItsParent) {
   std::sort(listings.begin(), listings.end());
   ASSERT_FALSE(listings.empty()) << "env.py never ran in the driver:\n" << run.log();
   const std::string first = readWhole(listings.front());
-  std::cerr << "env.py loads: " << listings.size() << "; the first one's descriptors:\n"
-            << first;
+  std::cerr << "env.py loads: " << listings.size() << "; the first one's descriptors:\n" << first;
   // It ran in the driver (the protocol pipes are there) and sees no socket.
   EXPECT_THAT(first, HasSubstr("pipe:"));
   EXPECT_THAT(first, Not(HasSubstr("socket:")));
@@ -122,8 +120,7 @@ TEST(InheritedFds, EnvPyInTheDriverSeesNoSocketOfItsParent) {
     std::string later = readWhole(listings[i]);
     EXPECT_THAT(later, Not(HasSubstr(ours))) << listings[i];
     if (later.find("socket:") != std::string::npos) {
-      std::cerr << "load " << i << " (" << listings[i].filename() << ") sees a socket:\n"
-                << later;
+      std::cerr << "load " << i << " (" << listings[i].filename() << ") sees a socket:\n" << later;
     }
   }
 }

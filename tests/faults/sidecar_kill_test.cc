@@ -5,9 +5,9 @@
 // in versions/. The built binary runs against the project's test API server; alembic runs
 // through pods/exec in the example app's copy; PostgreSQL is real.
 
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -118,12 +118,11 @@ class SidecarKillTest : public kube::e2e::ServerSuite,
 
   /** The app pod; `pauseOn` empty: no pause (the hook stays inert). */
   void createPod(const std::string& pauseOn) {
-    nlohmann::json env = {
-        {{"name", "DATABASE_URL"},
-         {"valueFrom", {{"secretKeyRef", {{"name", "app-db"}, {"key", "uri"}}}}}},
-        {{"name", "TEST_PAUSE_DIR"}, {"value", pauseDir_.str()}},
-        {{"name", "TEST_PAUSE_ON"}, {"value", pauseOn}},
-        {{"name", "PYTHONDONTWRITEBYTECODE"}, {"value", "1"}}};
+    nlohmann::json env = {{{"name", "DATABASE_URL"},
+                           {"valueFrom", {{"secretKeyRef", {{"name", "app-db"}, {"key", "uri"}}}}}},
+                          {{"name", "TEST_PAUSE_DIR"}, {"value", pauseDir_.str()}},
+                          {{"name", "TEST_PAUSE_ON"}, {"value", pauseOn}},
+                          {{"name", "PYTHONDONTWRITEBYTECODE"}, {"value", "1"}}};
     ASSERT_TRUE(
         api_->create(res::pods(ns_),
                      {{"apiVersion", "v1"},
@@ -138,7 +137,10 @@ class SidecarKillTest : public kube::e2e::ServerSuite,
                           {"kube-api-server.test/exec-disconnect", "close-stdin"}}}}},
                       {"spec",
                        {{"containers",
-                         {{{"name", "app"}, {"image", "python:3.11"}, {"workingDir", app_.dir()}, {"env", env}},
+                         {{{"name", "app"},
+                           {"image", "python:3.11"},
+                           {"workingDir", app_.dir()},
+                           {"env", env}},
                           {{"name", "alembic-sidecar"}, {"image", "alembic-sidecar:test"}}}}}}})
             .ok());
     ASSERT_TRUE(api_->mergePatch(res::pods(ns_).named("backend-0").withSubresource("status"),
@@ -147,10 +149,20 @@ class SidecarKillTest : public kube::e2e::ServerSuite,
   }
 
   ChildProcess& startSidecar(int port) {
-    std::vector<std::string> argv = {ALEMBIC_SIDECAR_EXE, "sidecar", "--kubeconfig",
-                                     server()->kubeconfig(), "--namespace", ns_, "--port",
-                                     std::to_string(port), "--heartbeat-seconds", "1",
-                                     "--stale-after-seconds", "20", "--retry-base-seconds", "1"};
+    std::vector<std::string> argv = {ALEMBIC_SIDECAR_EXE,
+                                     "sidecar",
+                                     "--kubeconfig",
+                                     server()->kubeconfig(),
+                                     "--namespace",
+                                     ns_,
+                                     "--port",
+                                     std::to_string(port),
+                                     "--heartbeat-seconds",
+                                     "1",
+                                     "--stale-after-seconds",
+                                     "20",
+                                     "--retry-base-seconds",
+                                     "1"};
     std::string log = server()->scratchDir() + "/sidecar-" + ns_ + "-" +
                       std::to_string(sidecars_.size()) + ".log";
     sidecars_.push_back(std::make_unique<ChildProcess>(
@@ -166,12 +178,12 @@ class SidecarKillTest : public kube::e2e::ServerSuite,
   }
 
   std::string newRun() {
-    auto created = api_->create(
-        res::migrationRuns(ns_),
-        {{"apiVersion", "alembic.sidecar.dev/v1alpha1"},
-         {"kind", "MigrationRun"},
-         {"metadata", {{"generateName", "run-"}}},
-         {"spec", {{"action", "revision"}, {"message", "drop team headquarters"}}}});
+    auto created =
+        api_->create(res::migrationRuns(ns_),
+                     {{"apiVersion", "alembic.sidecar.dev/v1alpha1"},
+                      {"kind", "MigrationRun"},
+                      {"metadata", {{"generateName", "run-"}}},
+                      {"spec", {{"action", "revision"}, {"message", "drop team headquarters"}}}});
     EXPECT_TRUE(created.ok()) << (created.ok() ? "" : created.error().message);
     return created.ok() ? core::stringField(core::objectOr(*created, "metadata"), "name") : "";
   }
@@ -221,8 +233,7 @@ TEST_P(SidecarKillTest, RestartBindsAtOnceAndTheRunEndsOnceWithTheUninterruptedV
   createPod(point.trigger == Trigger::kPause ? point.pauseOn : "");
   const int port = freePort();
   auto& first = startSidecar(port);
-  ASSERT_TRUE(waitUntil([&] { return accepting(port); }, std::chrono::seconds(20)))
-      << first.log();
+  ASSERT_TRUE(waitUntil([&] { return accepting(port); }, std::chrono::seconds(20))) << first.log();
   std::string name = newRun();
 
   std::optional<PausedProcess> paused;
@@ -239,8 +250,8 @@ TEST_P(SidecarKillTest, RestartBindsAtOnceAndTheRunEndsOnceWithTheUninterruptedV
       ASSERT_TRUE(pollUntil([&] { return !stagedFiles(app_).empty(); }, std::chrono::seconds(120)));
       break;
     case Trigger::kAdopted:
-      ASSERT_TRUE(pollUntil([&] { return app_.versionFiles() != before_; },
-                            std::chrono::seconds(120)));
+      ASSERT_TRUE(
+          pollUntil([&] { return app_.versionFiles() != before_; }, std::chrono::seconds(120)));
       break;
   }
   ASSERT_FALSE(finished(name));
@@ -254,8 +265,8 @@ TEST_P(SidecarKillTest, RestartBindsAtOnceAndTheRunEndsOnceWithTheUninterruptedV
 
   // The container restarts at once; its probe port must be free for it.
   auto& second = startSidecar(port);
-  ASSERT_TRUE(pollUntil([&] { return accepting(port) || !second.running(); },
-                        std::chrono::seconds(10)));
+  ASSERT_TRUE(
+      pollUntil([&] { return accepting(port) || !second.running(); }, std::chrono::seconds(10)));
   const auto bindMs =
       std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - killed).count();
   ASSERT_TRUE(second.running()) << "the restarted sidecar exited:\n" << second.log();
@@ -268,10 +279,10 @@ TEST_P(SidecarKillTest, RestartBindsAtOnceAndTheRunEndsOnceWithTheUninterruptedV
     // The orphaned driver saw its stdin close and left on its own, releasing the project lock.
     EXPECT_TRUE(pollUntil([&] { return !processRunning(paused->pid); }, std::chrono::seconds(10)))
         << "the driver (pid " << paused->pid << ") outlived its sidecar by 10 s";
-    std::cerr << point.name << ": orphaned driver gone "
-              << std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - killed)
-                     .count()
-              << " ms after the kill\n";
+    std::cerr
+        << point.name << ": orphaned driver gone "
+        << std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - killed).count()
+        << " ms after the kill\n";
   }
 
   ASSERT_TRUE(waitUntil([&] { return finished(name); }, std::chrono::seconds(180)))
@@ -282,9 +293,8 @@ TEST_P(SidecarKillTest, RestartBindsAtOnceAndTheRunEndsOnceWithTheUninterruptedV
   // Ends once: one completion Event, and the status stays put.
   EXPECT_EQ(eventsWithAction(name, "Complete"), 1);
   // The run's cleanup (driver stopped, scratch dropped) follows the status write closely.
-  EXPECT_TRUE(waitUntil(
-      [&] { return databasesWithPrefix(live_.database + "_autogen_").empty(); },
-      std::chrono::seconds(20)))
+  EXPECT_TRUE(waitUntil([&] { return databasesWithPrefix(live_.database + "_autogen_").empty(); },
+                        std::chrono::seconds(20)))
       << ::testing::PrintToString(databasesWithPrefix(live_.database + "_autogen_"));
   EXPECT_TRUE(waitUntil([&] { return stagingDirs(app_).empty(); }, std::chrono::seconds(20)));
   auto after = app_.versionFiles();
