@@ -91,6 +91,7 @@ class DriverClient final : public Driver {
     }
     if (!options_.stagingDir.empty()) {
       hello["staging"] = options_.stagingDir;
+      hello["recordAdoptions"] = options_.recordAdoptions;
     }
     auto reply = call(hello, options_.startTimeout);
     if (!reply) {
@@ -126,6 +127,10 @@ class DriverClient final : public Driver {
     info_.envPySource = core::stringField(r, "envPySource");
     info_.versionLocations = strings(r, "versionLocations");
     info_.staging = core::stringField(r, "staging");
+    for (const auto& file : strings(r, "unadopted")) {
+      spdlog::warn("Took back a revision an interrupted run adopted without reporting file={}",
+                   file);
+    }
     return {};
   }
 

@@ -23,6 +23,12 @@ struct DriverOptions {
   std::chrono::seconds lockWait{0};
   /** Where new revisions are written until they are validated; empty: no staging. */
   std::string stagingDir;
+  /**
+   * Adoptions leave a record in the staging directory until the run ends, so the next run can
+   * take back a revision whose verdict was never reported. Only with a scratch database: in
+   * place the app's database may already be at the adopted revision.
+   */
+  bool recordAdoptions = false;
   std::string runId;
   std::chrono::milliseconds startTimeout{std::chrono::minutes(2)};
 };

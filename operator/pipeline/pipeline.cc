@@ -65,7 +65,7 @@ const std::vector<StepEntry>* stepsFor(const std::string& action) {
   return nullptr;
 }
 
-/** Drops the scratch databases, discards what the run staged and ends the driver. */
+/** Drops the scratch databases, then discards what the run staged and ends the driver. */
 void cleanUp(RunState& state) {
   auto& rev = state.revision;
   if (state.driver) {
@@ -86,11 +86,6 @@ void cleanUp(RunState& state) {
       state.report.message += " The generated revision was not added to the history; nothing "
                               "was applied to the app's database.";
     }
-    state.driver->setTimeout(std::chrono::seconds(30));
-    if (auto discarded = state.driver->discard(); discarded && rev && !rev->adopted) {
-      rev->removed = true;
-    }
-    state.driver->shutDown();
   }
   for (const auto& name : state.extraScratch) {
     if (state.db && !state.db->dropDatabase(name)) {
@@ -106,6 +101,15 @@ void cleanUp(RunState& state) {
                          "`alembic-sidecar sweep` drops it",
                          "", 0});
     }
+  }
+  if (state.driver) {
+    // Last before the report: the staging directory holds the adoption record, which tells
+    // the next run that this one adopted a revision and died before reporting its verdict.
+    state.driver->setTimeout(std::chrono::seconds(30));
+    if (auto discarded = state.driver->discard(); discarded && rev && !rev->adopted) {
+      rev->removed = true;
+    }
+    state.driver->shutDown();
   }
   // After the drops: a sweep may take whatever is left from here on.
   state.scratchLease.reset();

@@ -30,6 +30,7 @@ core::Result<std::unique_ptr<alembic::Driver>> startRunDriver(RunState& state) {
   }
   if (request.action == kActionRevision) {
     options.stagingDir = privateDir + "/staging-" + state.runId;
+    options.recordAdoptions = request.isolation == kIsolationScratch;
   }
   options.startTimeout = state.remaining();
   return state.deps.startDriver(*state.deps.workspace, options);

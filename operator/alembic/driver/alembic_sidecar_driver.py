@@ -15,6 +15,7 @@ the database the current request names (its name, its pg_database oid and its se
 time, read by the C++ side with libpq), or it is refused before any statement runs.
 """
 
+import hashlib
 import io
 import json
 import os
@@ -31,6 +32,7 @@ import traceback
 from alembic_sidecar_fence import FENCE, IsolationBreached
 
 PROTOCOL_VERSION = 1
+ADOPTION_RECORD = "adopted.json"
 MAX_CAPTURE = 64 * 1024
 SKIPPED_DIRS = {
     ".git", ".hg", ".venv", "venv", "node_modules", "__pycache__", ".tox", "build", "dist",
@@ -84,6 +86,7 @@ class Driver:
         self.config_file = "alembic.ini"
         self.url_env = "DATABASE_URL"
         self.staging = None
+        self.record_adoptions = False
         self.lock = None
         self.base_sys_path = list(sys.path)
         self.env_module = None
@@ -203,9 +206,11 @@ class Driver:
                         "error": {"type": "ProjectLocked", "line": held}}
         if request.get("staging"):
             self.staging = os.path.abspath(request["staging"])
+            self.record_adoptions = bool(request.get("recordAdoptions"))
             _private_dir(os.path.dirname(self.staging))
             if self.lock is not None:
-                _sweep_staging(os.path.dirname(self.staging))
+                info["unadopted"] = [os.path.relpath(p, self.root) for p in
+                                     _sweep_staging(os.path.dirname(self.staging))]
             os.makedirs(self.staging, exist_ok=True)
             info["staging"] = os.path.relpath(self.staging, self.root)
         return {"ok": True, "result": info}
@@ -449,6 +454,18 @@ class Driver:
         final = os.path.join(destination, os.path.basename(source))
         if os.path.exists(final):
             raise DriverError("%s already exists" % os.path.relpath(final, self.root))
+        if self.record_adoptions:
+            # The record stays in the staging directory until the run ends (discard): a run
+            # killed between here and its report leaves it, and the next run takes the file
+            # back out of the history (_undo_unreported_adoption).
+            with open(source, "rb") as f:
+                digest = hashlib.sha256(f.read()).hexdigest()
+            record = os.path.join(self.staging, ADOPTION_RECORD)
+            with open(record + ".tmp", "w") as f:
+                json.dump({"file": final, "sha256": digest}, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(record + ".tmp", record)
         os.replace(source, final)
         return {"ok": True, "result": {"file": os.path.relpath(final, self.root)}}
 
@@ -588,14 +605,42 @@ def _private_dir(path):
 
 
 def _sweep_staging(directory):
-    """With the project lock held, any staging directory belongs to a run that is gone."""
+    """With the project lock held, any staging directory belongs to a run that is gone.
+
+    Returns the revision files taken back out of the history: those a run adopted and then
+    died before it reported its verdict (see _undo_unreported_adoption)."""
     try:
         names = os.listdir(directory)
     except OSError:
-        return
+        return []
+    undone = []
     for name in names:
         if name.startswith("staging-"):
-            shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
+            path = os.path.join(directory, name)
+            final = _undo_unreported_adoption(path)
+            if final:
+                undone.append(final)
+            shutil.rmtree(path, ignore_errors=True)
+    return undone
+
+
+def _undo_unreported_adoption(staging):
+    """A staging directory that still holds an adoption record belongs to a run that moved its
+    validated revision into the history and died before it reported the verdict (a run that
+    ends removes its staging directory first). Nobody saw that verdict (an escalation, say), so
+    the file goes back out of the history and this run reaches the verdict again. A file that
+    was changed since (its sha256 differs) is someone's work now and stays."""
+    try:
+        with open(os.path.join(staging, ADOPTION_RECORD), encoding="utf-8") as f:
+            record = json.load(f)
+        final = record["file"]
+        with open(final, "rb") as f:
+            if hashlib.sha256(f.read()).hexdigest() != record["sha256"]:
+                return None
+        os.remove(final)
+        return final
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _dedupe(paths):

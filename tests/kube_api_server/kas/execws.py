@@ -21,6 +21,10 @@ STDIN, STDOUT, STDERR, ERROR, RESIZE = 0, 1, 2, 3, 4
 STREAM_CLOSE = 255
 CHUNK = 32 * 1024
 WORKDIR_ANNOTATION = "kube-api-server.test/workdir"
+# "close-stdin": when the client disconnects, the command only loses its stdin and runs on until
+# it exits (at most ORPHAN_GRACE seconds), as containerd does with an exec whose stream broke.
+DISCONNECT_ANNOTATION = "kube-api-server.test/exec-disconnect"
+ORPHAN_GRACE = 60
 
 
 def _truthy(v):
@@ -218,7 +222,9 @@ class ExecHandler:
 
         server.processes.add(proc)
         try:
-            return await self._run(ws, proc, send, finish, command, v5)
+            orphan = (pod["metadata"].get("annotations") or {}).get(DISCONNECT_ANNOTATION)
+            return await self._run(ws, proc, send, finish, command, v5,
+                                   orphan == "close-stdin")
         finally:
             server.processes.discard(proc)
             if proc.returncode is None:
@@ -228,13 +234,21 @@ class ExecHandler:
                 except (asyncio.TimeoutError, asyncio.CancelledError):
                     pass
 
-    async def _run(self, ws, proc, send, finish, command, v5):
+    async def _run(self, ws, proc, send, finish, command, v5, orphan=False):
         async def pump(stream, ch):
+            gone = False
             while True:
                 chunk = await stream.read(CHUNK)
                 if not chunk:
                     return
-                await send(ch, chunk)
+                if gone:
+                    continue  # an orphaned command's output goes nowhere, but it is read
+                try:
+                    await send(ch, chunk)
+                except Exception:   # noqa: BLE001 - the client's connection broke
+                    if not orphan:
+                        raise
+                    gone = True
 
         async def from_client():
             stdin_open = proc.stdin is not None
@@ -275,7 +289,14 @@ class ExecHandler:
         try:
             finished, _ = await asyncio.wait({client, done_task}, return_when=asyncio.FIRST_COMPLETED)
             if done_task not in finished:
-                # the client went away first: kill the command
+                if orphan:
+                    # the client went away first: the command keeps running without stdin
+                    _close_stdin(proc)
+                    try:
+                        await asyncio.wait_for(asyncio.shield(done_task), ORPHAN_GRACE)
+                    except BaseException:   # noqa: BLE001 - timeout, or its output had nowhere to go
+                        pass
+                # the client went away first: kill the command (or what is left of it)
                 _kill(proc)
                 done_task.cancel()
                 return ws
