@@ -75,6 +75,7 @@ inline constexpr char kClaimLost[] = "ClaimLost";
 inline constexpr char kClaimed[] = "Claimed";
 inline constexpr char kRetryScheduled[] = "RetryScheduled";
 inline constexpr char kInterrupted[] = "Interrupted";
+inline constexpr char kTargetAmbiguous[] = "TargetAmbiguous";  // several pods match the selector
 }  // namespace reason
 
 namespace finding {
