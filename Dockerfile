@@ -30,6 +30,7 @@ COPY scripts/install-deps.sh scripts/
 COPY tools/package.json tools/package-lock.json tools/
 RUN ./scripts/install-deps.sh build && rm -rf /var/lib/apt/lists/*
 COPY CMakeLists.txt .clang-format ./
+COPY cmake/ cmake/
 COPY operator/ operator/
 # Only the script the next step runs: another script's change must not cost a recompile.
 COPY scripts/build.sh scripts/

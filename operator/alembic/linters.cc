@@ -1,5 +1,6 @@
 #include "alembic/linters.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -12,7 +13,8 @@
 namespace alembic_sidecar::alembic {
 
 const char kSquawkDefaultExcludes[] =
-    "prefer-robust-stmts,require-lock-timeout,require-statement-timeout,transaction-nesting";
+    "prefer-robust-stmts,require-lock-timeout,require-statement-timeout,transaction-nesting,"
+    "prefer-bigint-over-int,prefer-bigint-over-smallint,prefer-identity,prefer-text-field";
 
 namespace {
 
@@ -51,6 +53,26 @@ std::string statementAt(const std::string& sql, int line) {
 }
 
 }  // namespace
+
+std::vector<std::string> lintExcludes(const char* envValue) {
+  std::string spec = envValue == nullptr ? "default" : envValue;
+  std::vector<std::string> rules;
+  auto addRule = [&rules](const std::string& rule) {
+    if (!rule.empty() && std::find(rules.begin(), rules.end(), rule) == rules.end()) {
+      rules.push_back(rule);
+    }
+  };
+  for (const auto& part : splitTopLevel(spec)) {
+    if (part == "default") {
+      for (const auto& rule : splitTopLevel(kSquawkDefaultExcludes)) {
+        addRule(rule);
+      }
+    } else {
+      addRule(part);
+    }
+  }
+  return rules;
+}
 
 std::vector<std::pair<int, std::string>> parsePyflakes(const std::string& output) {
   static const std::regex kUndefined(R"(:(\d+):(?:\d+:?)? undefined name '([^']+)')");
@@ -114,13 +136,27 @@ core::Result<std::vector<LintResult>> runSquawk(const std::string& sql) {
                                  "squawk is not installed (npm package squawk-cli)");
   }
   workspace::ProcessSpec spec;
-  spec.argv = {*path, "--reporter", "json", "--pg-version", "15",
-               std::string("--exclude=") + kSquawkDefaultExcludes};
+  spec.argv = {*path, "--reporter", "json", "--pg-version", "15"};
+  std::string excluded;
+  for (const auto& rule : lintExcludes(std::getenv(kLintExcludeEnv))) {
+    excluded += (excluded.empty() ? "" : ",") + rule;
+  }
+  if (!excluded.empty()) {
+    spec.argv.push_back("--exclude=" + excluded);
+  }
   spec.stdinData = sql;
   spec.timeout = std::chrono::seconds(60);
   auto result = workspace::runProcess(spec);
   if (!result) {
     return result.error();
+  }
+  // 0: clean, 1: findings; anything else is squawk refusing its input or arguments.
+  if (result->exitCode != 0 && result->exitCode != 1) {
+    std::string err = trim(result->err);
+    return core::Error::terminal(core::reason::kWorkspaceUnavailable,
+                                 "squawk exited with " + std::to_string(result->exitCode) +
+                                     (err.empty() ? "" : ": " + err.substr(0, err.find('\n'))) +
+                                     " (" + kLintExcludeEnv + "=" + excluded + ")");
   }
   return parseSquawkJson(result->out, sql);
 }

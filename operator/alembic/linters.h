@@ -9,8 +9,23 @@
 
 namespace alembic_sidecar::alembic {
 
-/** squawk rules left out by default: they flag every statement alembic writes by design. */
+/**
+ * squawk rules left out by default: they flag every statement alembic or SQLAlchemy writes,
+ * whatever the change (a transaction per migration, no timeouts, SERIAL for Integer primary
+ * keys, int4 for Integer, varchar for String(n)), so the model author cannot act on them.
+ */
 extern const char kSquawkDefaultExcludes[];
+
+/** The environment variable that replaces kSquawkDefaultExcludes. */
+inline constexpr char kLintExcludeEnv[] = "ALEMBIC_SIDECAR_LINT_EXCLUDE";
+
+/**
+ * The squawk rules to exclude, from ALEMBIC_SIDECAR_LINT_EXCLUDE's value: unset (nullptr) is
+ * the default list; otherwise a comma-separated list of rule names that replaces it, in which
+ * the word `default` stands for the default list (so "default,ban-drop-column" adds a rule
+ * and "" excludes nothing). Names are trimmed, deduplicated and kept in order.
+ */
+std::vector<std::string> lintExcludes(const char* envValue);
 
 /** (line, name) for every "undefined name" pyflakes reports. */
 std::vector<std::pair<int, std::string>> parsePyflakes(const std::string& output);
@@ -24,7 +39,10 @@ std::vector<LintResult> parseSquawkJson(const std::string& output, const std::st
  */
 core::Result<std::vector<std::pair<int, std::string>>> runPyflakes(const std::string& source);
 
-/** Runs squawk on SQL, locally; WorkspaceUnavailable when squawk is not on PATH. */
+/**
+ * Runs squawk on SQL, locally, without the rules lintExcludes() names for the environment.
+ * WorkspaceUnavailable when squawk is not on PATH or refuses its arguments (an unknown rule).
+ */
 core::Result<std::vector<LintResult>> runSquawk(const std::string& sql);
 
 }  // namespace alembic_sidecar::alembic

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <regex>
 
 #include "core/reasons.h"
 
@@ -108,6 +109,7 @@ class Analysis {
     undefinedNames();
     indexes();
     lint();
+    downgradeProvided();
     return std::move(findings_);
   }
 
@@ -116,6 +118,22 @@ class Analysis {
            int line = 0) {
     findings_.push_back(Finding{std::move(c), severity, std::move(message),
                                 std::move(recommendation), ctx_.file, line});
+  }
+
+  /** Upgrade-only by design is a project's choice; say what it means for the round trip. */
+  void downgradeProvided() {
+    if (!rev_.upgradeOnly()) {
+      return;
+    }
+    std::string how = !rev_.hasDowngrade     ? "has no downgrade()"
+                      : rev_.downgradeRaises ? "raises NotImplementedError in downgrade()"
+                                             : "does nothing in downgrade()";
+    add(code::kDowngradeNotProvided, sev::kWarning,
+        "revision " + rev_.revision + " " + how +
+            ": upgrade-only by design; its round trip verifies the upgrade only, and it cannot "
+            "be rolled back with alembic downgrade",
+        "nothing, if the project ships no downgrades; otherwise keep the downgrade() "
+        "autogenerate writes (script.py.mako's ${downgrades})");
   }
 
   void rawSql() {
@@ -255,8 +273,8 @@ class Analysis {
       }
       add(code::kRequiredColumnOnPopulatedTable, sev::kEscalation,
           "NOT NULL column " + op.table + "." + column->name + " has no server default, but " +
-              op.table + " has " + std::to_string(rows->second) +
-              " row(s) in the live database: the upgrade will fail there (it passed only on the "
+              op.table + " has " + liveRows(op.table) +
+              " in the live database: the upgrade will fail there (it passed only on the "
               "empty scratch database)",
           "give the model field a server default (Field(sa_column_kwargs={'server_default': "
           "...})) or make it Optional first and backfill before tightening it",
@@ -275,8 +293,28 @@ class Analysis {
     return out;
   }
 
+  /** Enum types the upgrade creates explicitly anywhere (Enum(...).create(bind), CREATE TYPE). */
+  std::set<std::string> explicitlyCreated() const {
+    std::set<std::string> out;
+    for (const auto& op : rev_.upgradeOps) {
+      if (op.op == "create_enum" && !op.name.empty()) {
+        out.insert(op.name);
+      }
+      if (op.op == "execute") {
+        static const std::regex kCreateType(R"re(CREATE\s+TYPE\s+(?:\w+\.)?"?(\w+)"?\s+AS\s+ENUM)re",
+                                            std::regex::icase);
+        for (std::sregex_iterator it(op.text.begin(), op.text.end(), kCreateType), end; it != end;
+             ++it) {
+          out.insert((*it)[1].str());
+        }
+      }
+    }
+    return out;
+  }
+
   void enumTypes() {
     std::map<std::string, int> created;  // name -> line
+    const auto explicitCreates = explicitlyCreated();
     for (const auto& op : rev_.upgradeOps) {
       if (op.op == "create_enum" && !op.name.empty()) {
         created.emplace(op.name, op.line);
@@ -287,7 +325,9 @@ class Analysis {
       } else if (op.op == "add_column" || op.op == "alter_column") {
         // add_column does not create the type; only an explicit create does.
         for (const auto& name : newEnums(op)) {
-          if (!created.count(name) && ctx_.existingTables.count(op.table)) {
+          // A type the revision creates explicitly (even further down) is not missing.
+          if (!created.count(name) && !explicitCreates.count(name) &&
+              ctx_.existingTables.count(op.table)) {
             add(code::kEnumTypeMissing, sev::kEscalation,
                 "column " + op.table + "." + op.column + " uses the enum type " + name +
                     ", which does not exist and which the revision never creates: the upgrade "
@@ -458,7 +498,7 @@ class Analysis {
       }
       add(code::kNonConcurrentIndex, sev::kEscalation,
           "index " + op.name + " is built without CONCURRENTLY on " + op.table + ", which has " +
-              std::to_string(rows->second) + " row(s) in the live database: writes to the table "
+              liveRows(op.table) + " in the live database: writes to the table "
               "block for the whole build",
           "declare the index with postgresql_concurrently=True (in __table_args__) and run the "
           "revision in an autocommit block, or schedule the build for a maintenance window",
@@ -466,9 +506,63 @@ class Analysis {
     }
   }
 
+  /** "N row(s)", or "about N row(s) (estimated ...)" when the count is an estimate. */
+  std::string liveRows(const std::string& table) const {
+    std::string n = std::to_string(ctx_.liveRowCounts.at(table));
+    return ctx_.liveRowEstimates.count(table)
+               ? "about " + n + " row(s) (estimated from pg_class.reltuples)"
+               : n + " row(s)";
+  }
+
+  bool createdTable(const std::string& table) const {
+    return std::any_of(rev_.upgradeOps.begin(), rev_.upgradeOps.end(), [&](const RevisionOp& op) {
+      return op.op == "create_table" && op.table == table;
+    });
+  }
+
+  /** The table a DROP INDEX works on, from the revision's own drop_index op. */
+  std::string indexTable(const std::string& statement) const {
+    static const std::regex kDropIndex(
+        R"re(^\s*DROP\s+INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+EXISTS\s+)?"?([^\s";]+)"?)re",
+        std::regex::icase);
+    std::smatch m;
+    if (!std::regex_search(statement, m, kDropIndex)) {
+      return {};
+    }
+    for (const auto& op : rev_.upgradeOps) {
+      if (op.op == "drop_index" && op.name == m[1].str()) {
+        return op.table;
+      }
+    }
+    return {};
+  }
+
+  /**
+   * Lock and rewrite rules say "this blocks the table": true in proportion to its rows. On a
+   * table this revision creates, or one with fewer live rows than largeTableRows, the lock
+   * is brief and the finding is info; where the rows are unknown it stays a warning.
+   */
   void lint() {
     for (const auto& l : ctx_.lint) {
-      findings_.push_back(lintFinding(l, ctx_.file));
+      core::Finding f = lintFinding(l, ctx_.file);
+      if (isLockRule(l.rule)) {
+        std::string table = statementTable(l.statement);
+        if (table.empty()) {
+          table = indexTable(l.statement);
+        }
+        auto rows = ctx_.liveRowCounts.find(table);
+        if (!table.empty() && createdTable(table)) {
+          f.severity = sev::kInfo;
+          f.message += " [" + table + " is created by this revision: nothing to block]";
+        } else if (rows != ctx_.liveRowCounts.end() && rows->second < ctx_.largeTableRows) {
+          f.severity = sev::kInfo;
+          f.message += " [" + table + " has " + liveRows(table) +
+                       " in the live database: the lock is brief]";
+        } else if (rows != ctx_.liveRowCounts.end()) {
+          f.message += " [" + table + " has " + liveRows(table) + " in the live database]";
+        }
+      }
+      findings_.push_back(std::move(f));
     }
   }
 
@@ -483,6 +577,45 @@ core::Finding lintFinding(const LintResult& l, const std::string& file) {
   std::string where = l.statement.empty() ? "" : " (" + l.statement + ")";
   return core::Finding{std::string(code::kLintPrefix) + camelRule(l.rule), sev::kWarning,
                        "squawk " + l.rule + ": " + l.message + where, l.help, file, 0};
+}
+
+bool isLockRule(const std::string& rule) {
+  static const std::set<std::string> kRules = {
+      "adding-field-with-default",        "adding-foreign-key-constraint",
+      "adding-not-nullable-field",        "adding-required-field",
+      "adding-serial-primary-key-field",  "changing-column-type",
+      "constraint-missing-not-valid",     "disallowed-unique-constraint",
+      "require-concurrent-index-creation", "require-concurrent-index-deletion",
+      "require-concurrent-reindex",       "require-concurrent-partition-detach"};
+  return kRules.count(rule) > 0;
+}
+
+std::string statementTable(const std::string& statement) {
+  static const std::regex kTable(
+      R"re(^\s*(?:ALTER\s+TABLE(?:\s+IF\s+EXISTS)?(?:\s+ONLY)?|CREATE\s+(?:UNIQUE\s+)?INDEX\s+)re"
+      R"re((?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?:"[^"]+"|\S+)?\s*ON(?:\s+ONLY)?|)re"
+      R"re(CREATE\s+TABLE(?:\s+IF\s+NOT\s+EXISTS)?)\s+((?:"(?:[^"]|"")+"|[^\s(;."]+)))re"
+      R"re((?:\.((?:"(?:[^"]|"")+"|[^\s(;."]+)))?)re",
+      std::regex::icase);
+  std::smatch m;
+  if (!std::regex_search(statement, m, kTable)) {
+    return {};
+  }
+  auto unquote = [](std::string name) {
+    if (name.size() >= 2 && name.front() == '"') {
+      name = name.substr(1, name.size() - 2);
+      for (size_t pos; (pos = name.find("\"\"")) != std::string::npos;) {
+        name.replace(pos, 2, "\"");
+      }
+    }
+    return name;
+  };
+  std::string first = unquote(m[1].str());
+  if (!m[2].matched) {
+    return first;
+  }
+  std::string second = unquote(m[2].str());
+  return first == "public" ? second : first + "." + second;
 }
 
 std::string typeFamily(const std::string& rendered) {

@@ -35,6 +35,8 @@ struct AnalysisContext {
   std::map<std::string, std::vector<std::string>> existingEnums;
   /** Rows per table in the live database, for the tables the revision touches. */
   std::map<std::string, int64_t> liveRowCounts;
+  /** Tables whose liveRowCounts entry is an estimate (pg_class.reltuples), not a count. */
+  std::set<std::string> liveRowEstimates;
   int64_t largeTableRows = 100000;
   /** Enum types as the models declare them; empty when the inspect helper did not run. */
   std::vector<ModelEnum> modelEnums;
@@ -55,6 +57,16 @@ std::vector<core::Finding> analyzeRevision(const ParsedRevision& revision,
 
 /** A squawk result as a finding: code Lint<RuleInCamelCase>, severity warning. */
 core::Finding lintFinding(const LintResult& lint, const std::string& file);
+
+/**
+ * True for squawk rules about locks and table rewrites: their cost grows with the table, so
+ * analyzeRevision() lowers them to info on a table the revision creates or one with fewer
+ * live rows than largeTableRows.
+ */
+bool isLockRule(const std::string& rule);
+
+/** The table a rendered SQL statement works on (ALTER TABLE, CREATE INDEX ... ON, ...). */
+std::string statementTable(const std::string& statement);
 
 /** Type family of a rendered SQLAlchemy type ("string", "integer", ..., "" when unknown). */
 std::string typeFamily(const std::string& renderedType);

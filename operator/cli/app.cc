@@ -12,6 +12,7 @@
 #include "cli/request_command.h"
 #include "cli/revision_command.h"
 #include "cli/sidecar_command.h"
+#include "cli/sweep_command.h"
 #include "core/report.h"
 
 namespace alembic_sidecar::cli {
@@ -32,6 +33,7 @@ int runMain(int argc, char** argv) {
   commands["postgres"] = addPostgresCommand(app, redactor);
   commands["sidecar"] = addSidecarCommand(app, redactor);
   commands["request"] = addRequestCommand(app, redactor);
+  commands["sweep"] = addSweepCommand(app, redactor);
 
   try {
     app.parse(argc, argv);

@@ -16,8 +16,9 @@ std::function<int()> addCheckCommand(CLI::App& app, const core::RedactorPtr& red
       "check", "CI check: models in sync with the migrations, single head, every revision "
                "linted, the last N revisions round-tripped (nothing is written)");
   cmd->add_option("--roundtrip-last", options->roundtripLast,
-                  "How many of the newest revisions to downgrade and upgrade again (default 1)")
-      ->check(CLI::Range(1, 10000));
+                  "How many of the newest revisions to downgrade and upgrade again (default 1; "
+                  "0: none, for upgrade-only histories)")
+      ->check(CLI::Range(0, 10000));
   addLocalRunOptions(*cmd, options->run, /*withIsolation=*/false);
   return [options, redactor]() -> int {
     pipeline::RunRequest request;

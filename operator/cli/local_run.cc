@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/progress_printer.h"
+#include "cli/signals.h"
 #include "core/reasons.h"
 #include "core/report_json.h"
 #include "database/local_postgres.h"
@@ -20,11 +21,6 @@ namespace alembic_sidecar::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string localStateDir() {
-  const char* dir = std::getenv("ALEMBIC_SIDECAR_LOCAL_PG_DIR");
-  return dir != nullptr && *dir != '\0' ? dir : database::LocalPostgres::defaultStateDir();
-}
 
 /** A failed run removes its generated file from the project; keep a copy for the reader. */
 std::string saveRejectedCopy(const core::Report& report, const std::string& text) {
@@ -42,6 +38,11 @@ std::string saveRejectedCopy(const core::Report& report, const std::string& text
 
 }  // namespace
 
+std::string localPostgresStateDir() {
+  const char* dir = std::getenv("ALEMBIC_SIDECAR_LOCAL_PG_DIR");
+  return dir != nullptr && *dir != '\0' ? dir : database::LocalPostgres::defaultStateDir();
+}
+
 void addLocalRunOptions(CLI::App& command, LocalRunOptions& o, bool withIsolation) {
   command.add_option("--project", o.project, "Project directory holding alembic.ini")
       ->check(CLI::ExistingDirectory);
@@ -56,13 +57,17 @@ void addLocalRunOptions(CLI::App& command, LocalRunOptions& o, bool withIsolatio
   command.add_option("--alembic-cmd", o.alembicCmd,
                      "How to run alembic, e.g. \"uv run alembic\" (split into words, no shell)");
   command.add_option("--python", o.python,
-                     "Interpreter for the helper scripts (default: derived from --alembic-cmd)");
-  command.add_option("--models", o.models, "Model module or package to check (repeatable)");
+                     "The app's Python interpreter (default: derived from --alembic-cmd)");
+  command.add_option("--models", o.models,
+                     "Model module (dotted name) or path to import and check (repeatable)");
   command.add_option("--approve", o.approvals, "Approve raw-sql or destructive changes")
       ->check(CLI::IsMember({"raw-sql", "destructive"}));
   command.add_option("--url-env", o.urlEnv, "Environment variable env.py reads the URL from");
   command.add_option("--timeout", o.timeoutSeconds, "Seconds before the run gives up")
       ->check(CLI::Range(10, 86400));
+  command.add_option("--lock-wait", o.lockWaitSeconds,
+                     "Seconds to wait for another run's project lock before ProjectLocked (default 60)")
+      ->check(CLI::Range(0, 86400));
   command.add_option("--large-table-rows", o.largeTableRows,
                      "Live tables with at least this many rows are large (NonConcurrentIndex)")
       ->check(CLI::PositiveNumber);
@@ -73,6 +78,8 @@ void addLocalRunOptions(CLI::App& command, LocalRunOptions& o, bool withIsolatio
 
 int runLocal(pipeline::RunRequest request, const LocalRunOptions& o,
              const core::RedactorPtr& redactor) {
+  // Before any thread starts: SIGINT/SIGTERM become a flag the run polls.
+  SignalCancellation signals;
   auto alembicCmd = workspace::splitCommandLine(o.alembicCmd);
   if (!alembicCmd) {
     std::cerr << "alembic-sidecar: --alembic-cmd: " << alembicCmd.error().message << "\n";
@@ -92,20 +99,21 @@ int runLocal(pipeline::RunRequest request, const LocalRunOptions& o,
   request.modelPaths = o.models;
   request.isolation = o.isolation;
   request.timeout = std::chrono::seconds(o.timeoutSeconds);
+  request.lockWait = std::chrono::seconds(o.lockWaitSeconds);
   request.largeTableRows = o.largeTableRows;
   for (const auto& a : o.approvals) {
     request.approvals.rawSQL |= a == "raw-sql";
     request.approvals.destructive |= a == "destructive";
   }
 
-  workspace::LocalWorkspace ws(o.project);
+  workspace::LocalWorkspace ws(o.project, signals.hook());
   database::LocalResolverOptions resolverOptions;
   resolverOptions.flagUrl = o.databaseUrl;
   if (const char* env = std::getenv(o.urlEnv.c_str())) {
     resolverOptions.envUrl = env;
   }
   resolverOptions.projectDir = ws.root();
-  resolverOptions.localStateDir = localStateDir();
+  resolverOptions.localStateDir = localPostgresStateDir();
   bool localWasRunning =
       static_cast<bool>(database::LocalPostgres::running(resolverOptions.localStateDir));
   database::LocalResolver resolver(resolverOptions, redactor);
@@ -116,11 +124,15 @@ int runLocal(pipeline::RunRequest request, const LocalRunOptions& o,
   deps.resolver = &resolver;
   deps.redactor = redactor;
   deps.progress = &progress;
+  deps.cancelled = signals.hook();
   deps.databaseFactory = [redactor](const database::ConnectionInfo& info) {
     return std::make_unique<database::PgDatabase>(info, redactor);
   };
   auto outcome = pipeline::runPipeline(request, deps);
   auto& report = outcome.report;
+  if (signals.cancelled() && report.reason == core::reason::kCancelled) {
+    report.message += signals.received() == SIGINT ? " (SIGINT)" : " (SIGTERM)";
+  }
 
   if (outcome.revisionRemoved && report.revision && !outcome.revisionText.empty()) {
     if (auto copy = saveRejectedCopy(report, outcome.revisionText); !copy.empty()) {
@@ -135,11 +147,14 @@ int runLocal(pipeline::RunRequest request, const LocalRunOptions& o,
     }
   }
   if (o.json) {
-    std::cout << redactor->scrub(core::toJson(report).dump()) << std::endl;
+    // Only string values are scrubbed: a short password must never rename a key.
+    std::cout << redactor->scrubJson(core::toJson(report)).dump() << std::endl;
   } else {
     std::cout << redactor->scrub(core::renderText(report)) << std::flush;
   }
-  return core::exitCodeFor(report);
+  // A signal decides the exit code even when the run had already finished: the caller
+  // asked the process to stop (130 SIGINT, 143 SIGTERM), as shells and CI runners expect.
+  return signals.cancelled() ? signals.exitCode() : core::exitCodeFor(report);
 }
 
 }  // namespace alembic_sidecar::cli

@@ -22,6 +22,7 @@ struct LocalRunOptions {
   std::vector<std::string> approvals;
   std::string urlEnv = "DATABASE_URL";
   int timeoutSeconds = 900;
+  int lockWaitSeconds = 60;
   int64_t largeTableRows = 100000;
   bool json = false;
   bool ephemeral = false;
@@ -29,6 +30,9 @@ struct LocalRunOptions {
 
 /** Declares the shared options on a subcommand (--isolation only where it applies). */
 void addLocalRunOptions(CLI::App& command, LocalRunOptions& options, bool withIsolation = true);
+
+/** The throwaway PostgreSQL's state directory ($ALEMBIC_SIDECAR_LOCAL_PG_DIR or the default). */
+std::string localPostgresStateDir();
 
 /**
  * Runs the pipeline for `request` in the local project with the local database resolution,

@@ -1,5 +1,6 @@
 #include "cli/request_command.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <iostream>
@@ -13,6 +14,7 @@
 #include "core/reasons.h"
 #include "core/report.h"
 #include "core/report_json.h"
+#include "kube/api_errors.h"
 #include "kube/config.h"
 #include "kube/informer.h"
 #include "kube/kube_client.h"
@@ -31,6 +33,7 @@ struct RequestOptions {
   std::vector<std::string> approvals;
   int timeoutSeconds = 900;
   int roundtripLast = 1;
+  std::string head;
   bool wait = false;
   bool json = false;
 };
@@ -105,6 +108,9 @@ nlohmann::json buildRun(const RequestOptions& o) {
   }
   spec["timeoutSeconds"] = o.timeoutSeconds;
   spec["roundtripLast"] = o.roundtripLast;
+  if (!o.head.empty()) {
+    spec["head"] = o.head;
+  }
   return {{"apiVersion", controller::kApiVersion},
           {"kind", controller::kKind},
           {"metadata",
@@ -128,32 +134,48 @@ int printReport(const core::Report& report, bool json) {
   return core::exitCodeFor(report);
 }
 
+/**
+ * Says that the API could not be talked to and returns exit code 4, kept apart from 1 (the
+ * run Failed) so CI can tell "fix the cluster access" from "fix the migration".
+ */
+int apiUnavailable(const std::string& what, const core::Error& error) {
+  std::cerr << "alembic-sidecar: could not talk to the Kubernetes API: " << what << " ("
+            << error.reason << "): " << error.message << "\n";
+  return core::kExitApiUnavailable;
+}
+
+/** Errors that no amount of waiting fixes: the credentials or their rights. */
+bool refused(const core::Error& error) {
+  return error.reason == kube::kUnauthorized || error.reason == kube::kForbidden ||
+         error.reason == kube::kTlsVerificationFailed || error.reason == kube::kTlsConfigInvalid;
+}
+
 int runRequest(const RequestOptions& o, const core::RedactorPtr& redactor) {
   kube::KubeconfigOptions configOptions;
   configOptions.path = o.kubeconfig;
   configOptions.context = o.context;
   auto config = kube::loadDefaultConfig(configOptions);
   if (!config) {
-    std::cerr << "alembic-sidecar: no Kubernetes configuration: " << config.error().message
-              << "\n";
-    return core::kExitFailed;
+    return apiUnavailable("no usable Kubernetes configuration", config.error());
   }
   kube::ClientOptions clientOptions;
   clientOptions.redactor = redactor;
   auto client = kube::KubeClient::fromConfig(*config, clientOptions);
   if (!client) {
-    std::cerr << "alembic-sidecar: " << client.error().message << "\n";
-    return core::kExitFailed;
+    return apiUnavailable("cannot set up the client", client.error());
   }
   std::shared_ptr<kube::KubeApi> api = *client;
   std::string ns = o.ns.empty() ? api->defaultNamespace() : o.ns;
   auto collection = kube::resources::migrationRuns(ns);
 
   auto created = api->create(collection, buildRun(o));
+  if (!created && created.error().reason == kube::kInvalid) {
+    std::cerr << "alembic-sidecar: the MigrationRun was refused as invalid: "
+              << created.error().message << "\n";
+    return core::kExitUsage;
+  }
   if (!created) {
-    std::cerr << "alembic-sidecar: cannot create the MigrationRun in namespace " << ns << " ("
-              << created.error().reason << "): " << created.error().message << "\n";
-    return created.error().reason == "Invalid" ? core::kExitUsage : core::kExitFailed;
+    return apiUnavailable("cannot create the MigrationRun in namespace " + ns, created.error());
   }
   std::string name = core::stringField(core::objectOr(*created, "metadata"), "name");
   std::fprintf(stderr, "migrationrun.alembic.sidecar.dev/%s created in namespace %s\n",
@@ -173,6 +195,7 @@ int runRequest(const RequestOptions& o, const core::RedactorPtr& redactor) {
   bool deleted = false;
   kube::InformerOptions informerOptions;
   informerOptions.list.fieldSelector = "metadata.name=" + name;
+  informerOptions.relistPeriod = std::chrono::seconds(30);
   kube::Informer informer(api, collection, informerOptions,
                           [&](kube::EventType type, const nlohmann::json& run) {
                             std::lock_guard lock(mutex);
@@ -201,11 +224,26 @@ int runRequest(const RequestOptions& o, const core::RedactorPtr& redactor) {
       std::cerr << "alembic-sidecar: the MigrationRun " << name << " was deleted\n";
       return core::kExitFailed;
     }
-    if (changed.wait_until(lock, deadline) == std::cv_status::timeout) {
+    // Wake up now and then: the informer reports API trouble only through lastError().
+    auto wake = std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(1));
+    if (changed.wait_until(lock, wake) == std::cv_status::timeout &&
+        std::chrono::steady_clock::now() < deadline) {
+      if (auto error = informer.lastError(); error && !informer.hasSynced() && refused(*error)) {
+        lock.unlock();
+        informer.stop();
+        return apiUnavailable("cannot follow the MigrationRun " + name, *error);
+      }
+      continue;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
       std::string phase =
           latest ? core::stringField(core::objectOr(*latest, "status"), "phase") : "";
+      auto apiError = informer.lastError();
       lock.unlock();
       informer.stop();
+      if (apiError) {
+        return apiUnavailable("lost the MigrationRun " + name + " while following it", *apiError);
+      }
       std::cerr << "alembic-sidecar: timed out waiting for " << name << " (phase "
                 << (phase.empty() ? "none: is a sidecar watching namespace " + ns + "?" : phase)
                 << ")\n";
@@ -242,9 +280,11 @@ std::function<int()> addRequestCommand(CLI::App& app, const core::RedactorPtr& r
   cmd->add_option("-m,--message", o->message, "Revision message (1..200 characters)")
       ->check(
           [](const std::string& m) {
-            return m.empty() || m.size() > 200
-                       ? std::string("the message must have 1 to 200 characters")
-                       : std::string();
+            if (m.find_first_not_of(" \t\r\n\v\f") == std::string::npos) {
+              return std::string("the message must not be blank");
+            }
+            return m.size() > 200 ? std::string("the message must have 1 to 200 characters")
+                                  : std::string();
           },
           "1..200 characters");
   cmd->add_option("--target-selector", o->targetSelector,
@@ -256,9 +296,14 @@ std::function<int()> addRequestCommand(CLI::App& app, const core::RedactorPtr& r
       ->check(CLI::IsMember({"raw-sql", "destructive"}));
   cmd->add_option("--timeout", o->timeoutSeconds, "Seconds the run may take (spec.timeoutSeconds)")
       ->check(CLI::Range(30, 3600));
-  cmd->add_option("--roundtrip-last", o->roundtripLast, "Newest revisions to round-trip")
-      ->check(CLI::Range(1, 100));
-  cmd->add_flag("--wait", o->wait, "Follow the run, print each step, exit 0/1/3 by its phase");
+  cmd->add_option("--roundtrip-last", o->roundtripLast,
+                  "Newest revisions to round-trip (0: none, for upgrade-only histories)")
+      ->check(CLI::Range(0, 100));
+  cmd->add_option("--head", o->head,
+                  "revision: the head to build on when the history has several by design "
+                  "(spec.head, e.g. expand@head)");
+  cmd->add_flag("--wait", o->wait,
+                "Follow the run, print each step, exit 0/1/3 by its phase (4: API unreachable)");
   cmd->add_flag("--json", o->json, "Print the final report as one JSON object");
   return [o, cmd, redactor]() -> int {
     if (o->action == "revision" && o->message.empty()) {

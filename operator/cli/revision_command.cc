@@ -11,6 +11,7 @@ constexpr size_t kMaxMessage = 200;
 
 struct RevisionOptions {
   std::string message;
+  std::string head;
   LocalRunOptions run;
 };
 
@@ -25,16 +26,22 @@ std::function<int()> addRevisionCommand(CLI::App& app, const core::RedactorPtr& 
       ->required()
       ->check(
           [](const std::string& m) {
-            return m.empty() || m.size() > kMaxMessage
-                       ? std::string("the message must have 1 to 200 characters")
-                       : std::string();
+            if (m.find_first_not_of(" \t\r\n\v\f") == std::string::npos) {
+              return std::string("the message must not be blank");
+            }
+            return m.size() > kMaxMessage ? std::string("the message must have 1 to 200 characters")
+                                          : std::string();
           },
           "1..200 characters");
+  cmd->add_option("--head", options->head,
+                  "The head the revision goes on when the history has several by design, "
+                  "e.g. expand@head (alembic revision --head)");
   addLocalRunOptions(*cmd, options->run);
   return [options, cmd, redactor]() -> int {
     pipeline::RunRequest request;
     request.action = pipeline::kActionRevision;
     request.message = options->message;
+    request.head = options->head;
     return runLocal(std::move(request), options->run, redactor);
   };
 }

@@ -1,5 +1,7 @@
 #include "cli/sidecar_command.h"
 
+#include <pplx/threadpool.h>
+
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -41,6 +43,8 @@ struct SidecarCliOptions {
   int heartbeatSeconds = 10;
   int staleAfterSeconds = 45;
   int retryBaseSeconds = 10;
+  int relistSeconds = 300;
+  int permissionCheckSeconds = 60;
   bool leaderElect = false;
 };
 
@@ -123,6 +127,10 @@ int runSidecar(const SidecarCliOptions& o, const core::RedactorPtr& redactor) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   setUpLogging(redactor, LogFormat::kJson, "info");
+  // cpprestsdk's shared pool defaults to 40 threads; the sidecar's I/O (one watch, status
+  // writes, the probe server, one exec stream per running run) needs a handful. Sized before
+  // the first cpprestsdk object exists.
+  crossplat::threadpool::initialize_with_threads(static_cast<size_t>(2 + std::max(o.workers, 1)));
 
   kube::KubeconfigOptions configOptions;
   configOptions.path = o.kubeconfig;
@@ -166,6 +174,8 @@ int runSidecar(const SidecarCliOptions& o, const core::RedactorPtr& redactor) {
   options.listenHost = o.listen;
   options.port = o.port;
   options.leaderElect = o.leaderElect;
+  options.relistPeriod = std::chrono::seconds(o.relistSeconds);
+  options.permissionCheckPeriod = std::chrono::seconds(o.permissionCheckSeconds);
 
   controller::Sidecar sidecar(api, options, productionEnvironment(api, c, redactor), redactor);
   if (auto started = sidecar.start(); !started) {
@@ -214,6 +224,13 @@ std::function<int()> addSidecarCommand(CLI::App& app, const core::RedactorPtr& r
   cmd->add_option("--retry-base-seconds", o->retryBaseSeconds,
                   "First delay of the exponential retry of transient failures")
       ->check(CLI::Range(1, 3600));
+  cmd->add_option("--relist-seconds", o->relistSeconds,
+                  "List all MigrationRuns again this often, in case a watch lost an event "
+                  "(0: only after watch failures)")
+      ->check(CLI::Range(0, 86400));
+  cmd->add_option("--permission-check-seconds", o->permissionCheckSeconds,
+                  "Ask again this often whether status writes are allowed (/readyz)")
+      ->check(CLI::Range(1, 86400));
   cmd->add_flag("--leader-elect", o->leaderElect,
                 "Only the holder of the Lease alembic-sidecar executes runs");
   return [o, redactor] { return runSidecar(*o, redactor); };

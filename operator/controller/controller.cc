@@ -23,11 +23,14 @@ Sidecar::Sidecar(std::shared_ptr<kube::KubeApi> api, SidecarOptions options, Run
   kube::EventRecorderOptions eventOptions;
   eventOptions.reportingInstance = options_.controller.self;
   auto events = std::make_shared<kube::EventRecorder>(api_, redactor, eventOptions);
+  permission_ = std::make_unique<StatusPermission>(api_, options_.controller.ns,
+                                                   options_.controller.ownPod, events);
   reconciler_ = std::make_unique<Reconciler>(api_, options_.controller, std::move(env), events,
                                              metrics_, redactor);
   kube::InformerOptions informerOptions;
   informerOptions.list.labelSelector = options_.controller.labelSelector;
   informerOptions.resyncPeriod = options_.resyncPeriod;
+  informerOptions.relistPeriod = options_.relistPeriod;
   informer_ = std::make_unique<kube::Informer>(
       api_, kube::resources::migrationRuns(options_.controller.ns), informerOptions,
       [this](kube::EventType type, const nlohmann::json& run) {
@@ -60,9 +63,12 @@ core::Status Sidecar::start() {
     std::map<std::string, HttpServer::Handler> routes;
     routes["/healthz"] = [] { return HttpAnswer{200, "text/plain; charset=utf-8", "ok\n"}; };
     routes["/readyz"] = [this] {
-      bool ready = informer_->hasSynced() && !stopped_;
-      return HttpAnswer{ready ? 200 : 503, "text/plain; charset=utf-8",
-                        ready ? "ready\n" : "not ready: first list of MigrationRuns pending\n"};
+      std::string why = stopped_                  ? "stopping"
+                        : !informer_->hasSynced() ? "first list of MigrationRuns pending"
+                        : !permission_->allowed() ? permission_->reason()
+                                                  : "";
+      return HttpAnswer{why.empty() ? 200 : 503, "text/plain; charset=utf-8",
+                        why.empty() ? "ready\n" : "not ready: " + why + "\n"};
     };
     routes["/metrics"] = [this] {
       auto counters = informer_->counters();
@@ -76,6 +82,12 @@ core::Status Sidecar::start() {
     }
   }
   informer_->start();
+  permissionThread_ = std::thread([this] {
+    do {
+      permission_->check();
+    } while (options_.permissionCheckPeriod.count() > 0 &&
+             !stopPermission_.waitFor(options_.permissionCheckPeriod));
+  });
   if (elector_) {
     electorThread_ = std::thread([this] {
       while (!stopElector_.fired()) {
@@ -117,6 +129,7 @@ void Sidecar::stop() {
   informer_->stop();
   queue_.shutDown();
   stopElector_.fire();
+  stopPermission_.fire();
 }
 
 void Sidecar::wait() {
@@ -128,6 +141,9 @@ void Sidecar::wait() {
   workers_.clear();
   if (electorThread_.joinable()) {
     electorThread_.join();
+  }
+  if (permissionThread_.joinable()) {
+    permissionThread_.join();
   }
   if (elector_ && elector_->isLeader()) {
     auto released = elector_->release();

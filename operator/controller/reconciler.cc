@@ -433,7 +433,9 @@ std::optional<SystemTime> Reconciler::execute(const nlohmann::json& claimed,
         deps.redactor = redactor_;
         deps.progress = &progress;
         deps.cancelled = [this, &writer] { return shuttingDown_.load() || writer.lost(); };
-        outcome = pipeline::runPipeline(toRunRequest(*spec, options_.defaults), deps);
+        auto request = toRunRequest(*spec, options_.defaults);
+        request.runId = name + "-" + std::to_string(view.attempts);
+        outcome = pipeline::runPipeline(request, deps);
       }
     }
   }

@@ -68,7 +68,13 @@ core::Result<RunSpec> parseRunSpec(const nlohmann::json& run) {
     return invalid("backoffLimit", "must be between 0 and 10");
   }
   s.roundtripLast = static_cast<int>(core::intField(spec, "roundtripLast", 1));
+  if (s.roundtripLast < 0) {
+    return invalid("roundtripLast", "must be 0 (no round trip) or more");
+  }
   s.largeTableRows = core::intField(spec, "largeTableRows", 100000);
+  s.head = core::stringField(spec, "head");
+  s.models = stringList(spec, "models");
+  s.urlEnv = core::stringField(target, "urlEnv");
   return s;
 }
 
@@ -91,6 +97,13 @@ pipeline::RunRequest toRunRequest(const RunSpec& spec, const pipeline::RunReques
   r.timeout = std::chrono::seconds(spec.timeoutSeconds);
   r.roundtripLast = spec.roundtripLast;
   r.largeTableRows = spec.largeTableRows;
+  r.head = spec.head;
+  if (!spec.models.empty()) {
+    r.modelPaths = spec.models;
+  }
+  if (!spec.urlEnv.empty()) {
+    r.alembic.urlEnvVar = spec.urlEnv;
+  }
   return r;
 }
 

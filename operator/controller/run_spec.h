@@ -36,8 +36,15 @@ struct RunSpec {
   pipeline::Approvals approvals;
   int timeoutSeconds = 900;
   int backoffLimit = 3;
+  /** 0 turns round trips off (upgrade-only histories). */
   int roundtripLast = 1;
   int64_t largeTableRows = 100000;
+  /** revision: the head to build on (alembic's --head, e.g. "expand@head"). */
+  std::string head;
+  /** Model modules (dotted names) or paths to import and check. */
+  std::vector<std::string> models;
+  /** The variable env.py reads the URL from (default DATABASE_URL). */
+  std::string urlEnv;
 };
 
 /**

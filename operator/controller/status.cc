@@ -100,7 +100,8 @@ std::chrono::seconds retryDelay(int attempt, std::chrono::seconds base, std::chr
 bool isTransientReason(const std::string& reason) {
   return reason == core::reason::kDatabaseUnavailable ||
          reason == core::reason::kWorkspaceUnavailable ||
-         reason == core::reason::kTargetNotFound || reason == core::reason::kApiUnavailable;
+         reason == core::reason::kTargetNotFound || reason == core::reason::kApiUnavailable ||
+         reason == core::reason::kProjectLocked;
 }
 
 }  // namespace alembic_sidecar::controller

@@ -60,6 +60,7 @@ std::optional<std::string> WorkQueue::get() {
       processing_.insert(key);
       return key;
     }
+    ++waiters_;
     if (delayed_.empty()) {
       cv_.wait(lock);
     } else {
@@ -69,6 +70,7 @@ std::optional<std::string> WorkQueue::get() {
       }
       cv_.wait_until(lock, next);
     }
+    --waiters_;
   }
 }
 
@@ -90,6 +92,11 @@ void WorkQueue::shutDown() {
 size_t WorkQueue::size() const {
   std::lock_guard lock(mutex_);
   return ready_.size() + delayed_.size();
+}
+
+size_t WorkQueue::waiters() const {
+  std::lock_guard lock(mutex_);
+  return waiters_;
 }
 
 }  // namespace alembic_sidecar::controller

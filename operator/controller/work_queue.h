@@ -29,6 +29,8 @@ class WorkQueue {
   void done(const std::string& key);
   void shutDown();
   size_t size() const;
+  /** How many get() calls are blocked waiting for a key right now. */
+  size_t waiters() const;
 
  private:
   void promoteDueLocked(TimePoint now);
@@ -41,6 +43,7 @@ class WorkQueue {
   std::set<std::string> dirty_;       // added while processing
   std::map<std::string, TimePoint> delayed_;
   bool shutDown_ = false;
+  size_t waiters_ = 0;
 };
 
 }  // namespace alembic_sidecar::controller

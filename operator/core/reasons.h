@@ -40,6 +40,7 @@ inline constexpr char kAllModelsRegistered[] = "AllModelsRegistered";
 inline constexpr char kGenerated[] = "Generated";
 inline constexpr char kNoEscalations[] = "NoEscalations";
 inline constexpr char kSchemaRestored[] = "SchemaRestored";
+inline constexpr char kUpgradeOnly[] = "UpgradeOnly";  // round trip of an upgrade-only revision
 inline constexpr char kNotRun[] = "NotRun";
 inline constexpr char kInProgress[] = "InProgress";
 
@@ -67,6 +68,11 @@ inline constexpr char kModelsOutOfSync[] = "ModelsOutOfSync";
 inline constexpr char kTimeout[] = "Timeout";
 inline constexpr char kCancelled[] = "Cancelled";
 inline constexpr char kInternalError[] = "InternalError";
+inline constexpr char kIsolationBreached[] = "IsolationBreached";
+inline constexpr char kProjectLocked[] = "ProjectLocked";  // transient for operators
+inline constexpr char kNoDatabaseDriver[] = "NoDatabaseDriver";
+inline constexpr char kModelImportFailed[] = "ModelImportFailed";
+inline constexpr char kHeadRequired[] = "HeadRequired";
 // The sidecar controller.
 inline constexpr char kInvalidSpec[] = "InvalidSpec";
 inline constexpr char kTargetNotFound[] = "TargetNotFound";          // transient
@@ -76,6 +82,15 @@ inline constexpr char kClaimed[] = "Claimed";
 inline constexpr char kRetryScheduled[] = "RetryScheduled";
 inline constexpr char kInterrupted[] = "Interrupted";
 inline constexpr char kTargetAmbiguous[] = "TargetAmbiguous";  // several pods match the selector
+// The sidecar's readiness: Events on its own pod, and the /readyz text.
+inline constexpr char kStatusWriteForbidden[] = "StatusWriteForbidden";
+inline constexpr char kPermissionCheckFailed[] = "PermissionCheckFailed";
+inline constexpr char kStatusWriteAllowed[] = "StatusWriteAllowed";
+// `alembic-sidecar sweep` verdicts on a scratch database (sweep --json).
+inline constexpr char kOwnerGone[] = "OwnerGone";                  // dropped at once
+inline constexpr char kUnmarkedAndOld[] = "UnmarkedAndOld";        // dropped after 3 h
+inline constexpr char kOwnerAlive[] = "OwnerAlive";                // kept
+inline constexpr char kUnmarkedAndRecent[] = "UnmarkedAndRecent";  // kept until 3 h old
 }  // namespace reason
 
 namespace finding {
@@ -98,12 +113,25 @@ inline constexpr char kMultipleHeads[] = "MultipleHeads";
 inline constexpr char kNonConcurrentIndex[] = "NonConcurrentIndex";
 inline constexpr char kLintPrefix[] = "Lint";                    // + squawk rule, warning
 inline constexpr char kSquawkNotInstalled[] = "SquawkNotInstalled";  // info
+inline constexpr char kLintSkipped[] = "LintSkipped";                // info: SQL not rendered
+inline constexpr char kDowngradeNotProvided[] = "DowngradeNotProvided";  // warning
 inline constexpr char kPyflakesNotInstalled[] = "PyflakesNotInstalled";  // info
 inline constexpr char kRoundTripDifference[] = "RoundTripDifference";  // error, one per object
 inline constexpr char kModelsOutOfSync[] = "ModelsOutOfSync";          // error, one per op
 inline constexpr char kModelNotRegistered[] = "ModelNotRegistered";    // error, one per class
+inline constexpr char kModelImportFailed[] = "ModelImportFailed";      // error, one per module
+inline constexpr char kIsolationBreached[] = "IsolationBreached";      // error
 inline constexpr char kScratchLeftBehind[] = "ScratchDatabaseLeftBehind";  // warning
 inline constexpr char kDatabaseNote[] = "DatabaseNote";  // info: how step 1 found the database
+// Live-data checks: the app's own database, read-only, asked what the upgrade does to its rows.
+inline constexpr char kDuplicateRowsUnderUnique[] = "DuplicateRowsUnderUnique";
+inline constexpr char kNullRowsUnderNotNull[] = "NullRowsUnderNotNull";
+inline constexpr char kValuesDoNotFitType[] = "ValuesDoNotFitType";
+inline constexpr char kValuesRoundedByType[] = "ValuesRoundedByType";
+inline constexpr char kOrphanRowsUnderForeignKey[] = "OrphanRowsUnderForeignKey";
+inline constexpr char kRowsViolateCheck[] = "RowsViolateCheck";
+inline constexpr char kLiveChecksSkipped[] = "LiveChecksSkipped";      // info
+inline constexpr char kLiveCheckIncomplete[] = "LiveCheckIncomplete";  // warning
 }  // namespace finding
 
 namespace severity {

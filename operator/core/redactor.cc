@@ -2,9 +2,27 @@
 
 #include <algorithm>
 #include <cctype>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 namespace alembic_sidecar::core {
+namespace {
+
+/** Letters, digits, '_' and every non-ASCII byte (part of a letter in UTF-8). */
+bool isWordByte(char c) {
+  auto u = static_cast<unsigned char>(c);
+  return u >= 0x80 || std::isalnum(u) || c == '_';
+}
+
+/** Whether `secret` found at `pos` in `text` stands as a token of its own. */
+bool standsAlone(const std::string& text, size_t pos, const std::string& secret) {
+  size_t end = pos + secret.size();
+  bool leftOk = pos == 0 || !isWordByte(secret.front()) || !isWordByte(text[pos - 1]);
+  bool rightOk = end >= text.size() || !isWordByte(secret.back()) || !isWordByte(text[end]);
+  return leftOk && rightOk;
+}
+
+}  // namespace
 
 void Redactor::add(std::string_view secret) {
   if (secret.empty()) {
@@ -34,13 +52,39 @@ std::string Redactor::scrub(std::string_view text) const {
             [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
   std::string out(text);
   for (const auto& secret : secrets) {
+    const bool anywhere = secret.size() >= kSubstringFloor;
     size_t pos = 0;
     while ((pos = out.find(secret, pos)) != std::string::npos) {
-      out.replace(pos, secret.size(), kMask);
-      pos += kMask.size();
+      if (anywhere || standsAlone(out, pos, secret)) {
+        out.replace(pos, secret.size(), kMask);
+        pos += kMask.size();
+      } else {
+        ++pos;
+      }
     }
   }
   return out;
+}
+
+nlohmann::json Redactor::scrubJson(const nlohmann::json& value) const {
+  if (value.is_string()) {
+    return scrub(value.get_ref<const std::string&>());
+  }
+  if (value.is_object()) {
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& [key, item] : value.items()) {
+      out[key] = scrubJson(item);
+    }
+    return out;
+  }
+  if (value.is_array()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& item : value) {
+      out.push_back(scrubJson(item));
+    }
+    return out;
+  }
+  return value;
 }
 
 std::string percentEncode(std::string_view text) {

@@ -97,5 +97,7 @@ inline constexpr int kExitSucceeded = 0;
 inline constexpr int kExitFailed = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitEscalated = 3;
+/** `request`: the Kubernetes API could not be reached or refused us (auth, TLS, network). */
+inline constexpr int kExitApiUnavailable = 4;
 
 }  // namespace alembic_sidecar::core

@@ -19,7 +19,7 @@ namespace {
 
 // Reason codes of this resolver; they belong in core/reasons.h and move there.
 
-constexpr char kDefaultDriver[] = "postgresql+asyncpg";
+constexpr char kAutoDriver[] = "auto";
 constexpr char kServiceBindingType[] = "servicebinding.io/postgresql";
 constexpr char kNameLabel[] = "app.kubernetes.io/name";
 constexpr char kInstanceLabel[] = "app.kubernetes.io/instance";
@@ -104,10 +104,10 @@ core::Result<std::optional<SecretKeyRef>> parseSecretRef(const nlohmann::json& p
 
 core::Status validateSpec(const ClusterDatabaseSpec& spec) {
   const std::string& driver = spec.driver;
-  if (driver != "postgresql" && driver.rfind("postgresql+", 0) != 0) {
+  if (!driver.empty() && driver != "postgresql" && driver.rfind("postgresql+", 0) != 0) {
     return usage("spec.database.driver " + inQuotes(driver) +
-                 " is not a PostgreSQL SQLAlchemy driver (postgresql or postgresql+<driver>, "
-                 "e.g. postgresql+asyncpg)");
+                 " is not a PostgreSQL SQLAlchemy driver (auto, postgresql or "
+                 "postgresql+<driver>, e.g. postgresql+psycopg2)");
   }
   if (spec.urlFrom && !spec.host.empty()) {
     return usage("spec.database: set either urlFrom or host, not both");
@@ -204,9 +204,9 @@ core::Result<ClusterDatabaseSpec> parseClusterDatabaseSpec(const nlohmann::json&
   spec.port = static_cast<int>(core::intField(database, "port", 5432));
   spec.name = core::stringField(database, "name");
   spec.user = core::stringField(database, "user");
-  spec.driver = core::stringField(database, "driver", kDefaultDriver);
-  if (spec.driver.empty()) {
-    spec.driver = kDefaultDriver;
+  spec.driver = core::stringField(database, "driver");
+  if (spec.driver == kAutoDriver) {
+    spec.driver.clear();
   }
   if (auto valid = validateSpec(spec); !valid) {
     return valid.error();
@@ -354,17 +354,10 @@ std::string serviceHost(const nlohmann::json& service, const std::string& namesp
 }
 
 ConnectionInfo withDriver(ConnectionInfo connection, const std::string& driver) {
-  connection.scheme = driver;
-  const bool asyncpg = driver.find("asyncpg") != std::string::npos;
-  for (auto& [key, value] : connection.params) {
-    if (asyncpg && key == "sslmode") {
-      key = "ssl";
-    } else if (!asyncpg && key == "ssl") {
-      key = "sslmode";
-      value = value == "true" ? "require" : value == "false" ? "disable" : value;
-    }
+  if (driver.empty()) {
+    return connection;  // decided later from the app (see database/driver_scheme.h)
   }
-  return connection;
+  return connection.withScheme(driver);
 }
 
 ClusterResolver::ClusterResolver(std::shared_ptr<kube::KubeApi> api, std::string namespace_,
@@ -409,7 +402,10 @@ ResolvedDatabase ClusterResolver::found(ConnectionInfo connection, std::string s
   redactor_->add(connection.password);
   spdlog::info("Database resolved source={} endpoint={} database={} user={}", source,
                connection.endpoint(), connection.database, connection.user);
-  return ResolvedDatabase{std::move(connection), std::move(source), std::move(notes)};
+  const bool chosen = !spec_.driver.empty() || connection.scheme.find('+') != std::string::npos;
+  ResolvedDatabase resolved{std::move(connection), std::move(source), std::move(notes)};
+  resolved.schemeChosen = chosen;
+  return resolved;
 }
 
 core::Result<ResolvedDatabase> ClusterResolver::fromSpec() {
@@ -794,7 +790,10 @@ ClusterResolver::Attempt ClusterResolver::fromContainerEnv(std::vector<std::stri
     return invalidSecretUrl(std::string(kDatabaseUrlVar) + " of container " + containerName +
                             " in pod " + pod);
   }
-  return std::optional(found(std::move(*parsed), "env/" + pod + "/" + containerName));
+  // The app's own URL: its scheme is the app's choice and is kept.
+  auto resolved = found(std::move(*parsed), "env/" + pod + "/" + containerName);
+  resolved.schemeChosen = true;
+  return std::optional(std::move(resolved));
 }
 
 core::Result<std::optional<std::vector<nlohmann::json>>> ClusterResolver::listServed(

@@ -35,8 +35,11 @@ struct ClusterDatabaseSpec {
   std::string name;
   std::string user;
   std::optional<SecretKeyRef> passwordFrom;
-  /** The scheme alembic gets for every source but the container's own DATABASE_URL. */
-  std::string driver = "postgresql+asyncpg";
+  /**
+   * The scheme alembic gets for every source but the container's own DATABASE_URL; empty
+   * ("auto", the default): decided from the app's env.py and importable drivers.
+   */
+  std::string driver;
 
   /** Whether the spec names a database (so nothing is discovered). */
   bool explicitConnection() const { return urlFrom.has_value() || !host.empty(); }
@@ -202,8 +205,8 @@ int choosePostgresPort(const nlohmann::json& service);
 std::string serviceHost(const nlohmann::json& service, const std::string& namespace_);
 
 /**
- * The connection with `driver` as scheme; asyncpg takes `ssl` where libpq drivers take
- * `sslmode`, so that parameter is renamed to match.
+ * The connection with `driver` as scheme (ConnectionInfo::withScheme); an empty driver
+ * leaves it as found, for the run to decide.
  */
 ConnectionInfo withDriver(ConnectionInfo connection, const std::string& driver);
 

@@ -16,11 +16,22 @@ core::Error invalid(const std::string& what) {
                                    " (expected postgresql[+driver]://user:password@host:port/db)");
 }
 
-core::Result<int> parsePort(const std::string& text) {
+constexpr char kEncodeHint[] =
+    "; if the password (or user name) contains '@', ':', '/', '?', '#' or '%', percent-encode "
+    "them (%40, %3A, %2F, %3F, %23, %25)";
+
+/**
+ * `quotable` says whether the text may be shown: a port that may really be a piece of a
+ * password (no clear user-info delimiter) is never quoted.
+ */
+core::Result<int> parsePort(const std::string& text, bool quotable) {
   int port = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
   if (ec != std::errc() || ptr != text.data() + text.size() || port <= 0 || port > 65535) {
-    return invalid("port '" + text + "' is not a number between 1 and 65535");
+    if (quotable) {
+      return invalid("port '" + text + "' is not a number between 1 and 65535");
+    }
+    return invalid(std::string("the port is not a number between 1 and 65535") + kEncodeHint);
   }
   return port;
 }
@@ -121,6 +132,16 @@ ConnectionInfo ConnectionInfo::withDatabase(std::string name) const {
 ConnectionInfo ConnectionInfo::withScheme(std::string newScheme) const {
   ConnectionInfo copy = *this;
   copy.scheme = std::move(newScheme);
+  // asyncpg takes `ssl` where the libpq-based drivers take `sslmode`.
+  const bool asyncpg = copy.scheme.find("asyncpg") != std::string::npos;
+  for (auto& [key, value] : copy.params) {
+    if (asyncpg && key == "sslmode") {
+      key = "ssl";
+    } else if (!asyncpg && key == "ssl") {
+      key = "sslmode";
+      value = value == "true" ? "require" : value == "false" ? "disable" : value;
+    }
+  }
   return copy;
 }
 
@@ -144,9 +165,16 @@ core::Result<ConnectionInfo> parseConnectionUrl(std::string_view url) {
       R"(^(?:([^:/]*)(?::([^@]*))?@)?(?:(?:\[([^/\?]+)\]|([^/:\?]+))?(?::([^/\?]*))?)?)"
       R"((?:/([^\?]*))?(?:\?(.*))?$)");
   std::string rest(url.substr(schemeEnd + 3));
+  // A raw '@' in a password makes the URL ambiguous: whatever the parser made of it, its
+  // pieces would be the password's. Say how to fix it and quote nothing.
+  const size_t ats = static_cast<size_t>(std::count(rest.begin(), rest.end(), '@'));
+  if (ats > 1) {
+    return invalid("more than one '@' (a password containing '@' must be percent-encoded)" +
+                   std::string(kEncodeHint));
+  }
   std::smatch m;
   if (!std::regex_match(rest, m, kPattern)) {
-    return invalid("cannot parse host, port and database");
+    return invalid(std::string("cannot parse host, port and database") + kEncodeHint);
   }
   if (m[1].matched) {
     info.user = core::percentDecode(m[1].str());
@@ -160,7 +188,8 @@ core::Result<ConnectionInfo> parseConnectionUrl(std::string_view url) {
     info.host = m[4].str();
   }
   if (m[5].matched && m[5].length() > 0) {
-    auto port = parsePort(m[5].str());
+    // Without user info ('@'), "u:secret/db" reads as host "u", port "secret".
+    auto port = parsePort(m[5].str(), /*quotable=*/ats == 1);
     if (!port) {
       return port.error();
     }
@@ -184,7 +213,7 @@ core::Result<ConnectionInfo> parseConnectionUrl(std::string_view url) {
     if (key == "host") {
       info.host = value;  // a socket directory or a host name
     } else if (key == "port") {
-      auto port = parsePort(value);
+      auto port = parsePort(value, /*quotable=*/true);
       if (!port) {
         return port.error();
       }

@@ -33,7 +33,10 @@ struct ConnectionInfo {
   std::string libpqConninfo(int connectTimeoutSeconds = 5) const;
   /** The same server and credentials, another database. */
   ConnectionInfo withDatabase(std::string name) const;
-  /** The same server, database and password, with the scheme set (e.g. postgresql+asyncpg). */
+  /**
+   * The same server, database and password with another SQLAlchemy scheme (e.g.
+   * postgresql+asyncpg); the TLS parameter follows the driver (asyncpg `ssl`, else `sslmode`).
+   */
   ConnectionInfo withScheme(std::string newScheme) const;
 };
 

@@ -2,12 +2,15 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/result.h"
 #include "database/connection_url.h"
 #include "database/fingerprint.h"
+#include "database/scratch_owner.h"
 
 namespace alembic_sidecar::database {
 
@@ -17,6 +20,21 @@ struct ProbePolicy {
   std::chrono::milliseconds initialDelay{200};
   std::chrono::milliseconds maxDelay{2000};
   int connectTimeoutSeconds = 3;
+};
+
+/** A statement for queryReadOnly(): SQL with $1, $2, ... placeholders and their values. */
+struct ReadOnlyQuery {
+  std::string sql;
+  std::vector<std::string> params;
+};
+
+/** Rows of a result as text, column by column; a NULL is nullopt. */
+using QueryRows = std::vector<std::vector<std::optional<std::string>>>;
+
+/** How long a read-only query may run, and wait for a lock, before PostgreSQL cancels it. */
+struct ReadOnlyLimits {
+  std::chrono::milliseconds statementTimeout{10000};
+  std::chrono::milliseconds lockTimeout{1000};
 };
 
 /**
@@ -42,8 +60,39 @@ class Database {
   /** Labels of a native enum type in sort order; empty when the type does not exist. */
   virtual core::Result<std::vector<std::string>> enumLabels(const std::string& dbName,
                                                             const std::string& typeName) = 0;
-  /** Rows of alembic_version (empty when the table does not exist). */
-  virtual core::Result<std::vector<std::string>> appliedRevisions(const std::string& dbName) = 0;
+  /**
+   * Rows of the version table, `table` or `schema.table` as env.py configures it (empty when
+   * the table does not exist).
+   */
+  virtual core::Result<std::vector<std::string>> appliedRevisions(
+      const std::string& dbName, const std::string& versionTable) = 0;
+  /**
+   * "name:oid:start" of the database: its name, its pg_database oid and the server's start
+   * time. Two connections that read the same identity reach the same database of the same
+   * server incarnation (the driver's isolation fence compares them).
+   */
+  virtual core::Result<std::string> identity(const std::string& dbName) = 0;
+  /**
+   * Creates the scratch database `name`, owned by the caller: takes the lock of a new
+   * ScratchLease (a session-level advisory lock on a dedicated connection to the app's
+   * database), creates the database and marks it with the owner (COMMENT ON DATABASE).
+   * While the lease lives, createDatabase() on this object marks every database it creates
+   * with the same owner. Errors: ScratchDatabaseFailed (no CREATEDB, name or lock taken),
+   * DatabaseUnavailable (transient).
+   */
+  virtual core::Result<std::unique_ptr<ScratchLease>> claimScratch(const std::string& name) = 0;
+  /** Databases starting with `prefix`, each with its owner mark and whether the owner lives. */
+  virtual core::Result<std::vector<ScratchDatabase>> listScratch(const std::string& prefix) = 0;
+  /**
+   * Runs each query on dbName, over one connection, each in its own transaction that is
+   * READ ONLY, with statement_timeout and lock_timeout set for that transaction, as exactly
+   * one statement (extended protocol: a second statement cannot ride along). The outer
+   * error: no connection. An inner error: that query failed (reason Timeout when a timeout
+   * cancelled it); the next query still runs.
+   */
+  virtual core::Result<std::vector<core::Result<QueryRows>>> queryReadOnly(
+      const std::string& dbName, const std::vector<ReadOnlyQuery>& queries,
+      const ReadOnlyLimits& limits) = 0;
   /** The app's connection (with password: never print it, use redactedUrl()). */
   virtual const ConnectionInfo& connection() const = 0;
 };

@@ -48,6 +48,18 @@ SchemaFingerprint SchemaFingerprint::fromCatalog(const std::vector<CatalogObject
   return fp;
 }
 
+SchemaFingerprint SchemaFingerprint::withoutTable(const std::string& table) const {
+  SchemaFingerprint fp;
+  for (const auto& [object, definition] : objects_) {
+    auto space = object.find(' ');
+    CatalogObject o{object.substr(0, space), object.substr(space + 1), definition};
+    if (!belongsToVersionTable(o, table)) {
+      fp.objects_.emplace(object, definition);
+    }
+  }
+  return fp;
+}
+
 std::string SchemaFingerprint::canonicalText() const {
   std::string out;
   for (const auto& [object, definition] : objects_) {

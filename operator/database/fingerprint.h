@@ -34,6 +34,8 @@ class SchemaFingerprint {
   std::string sha256() const;
   const std::map<std::string, std::string>& objects() const { return objects_; }
   bool operator==(const SchemaFingerprint& other) const { return objects_ == other.objects_; }
+  /** The same fingerprint without a table and what hangs off it (a custom version table). */
+  SchemaFingerprint withoutTable(const std::string& table) const;
 
  private:
   std::map<std::string, std::string> objects_;  // "kind key" -> definition

@@ -309,7 +309,7 @@ core::Status createAppDatabase(const LocalPostgresState& s, const core::Redactor
 
 ConnectionInfo LocalPostgresState::connection() const {
   ConnectionInfo info;
-  info.scheme = "postgresql+asyncpg";
+  info.scheme = "postgresql";
   info.user = user;
   info.password = password;
   info.host = "127.0.0.1";

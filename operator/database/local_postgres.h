@@ -22,7 +22,7 @@ struct LocalPostgresState {
   std::string password;
   std::string database;  // the app database created at start
 
-  /** URL of the app database (postgresql+asyncpg://...). Holds the password. */
+  /** URL of the app database (postgresql://...). Holds the password. */
   ConnectionInfo connection() const;
 };
 

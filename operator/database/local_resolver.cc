@@ -48,7 +48,7 @@ core::Result<ConnectionInfo> connectionFromCompose(const std::string& composeYam
     }
     YAML::Node env = svc["environment"];
     ConnectionInfo info;
-    info.scheme = "postgresql+asyncpg";
+    info.scheme = "postgresql";  // the run picks the driver from the app
     info.host = "127.0.0.1";
     info.port = hostPort;
     info.user = environmentValue(env, "POSTGRES_USER");
@@ -114,7 +114,9 @@ core::Result<ResolvedDatabase> LocalResolver::resolve() {
       return error;
     }
     redactor_->add(info->password);
-    return ResolvedDatabase{*info, source, {}};
+    ResolvedDatabase resolved{*info, source, {}};
+    resolved.schemeChosen = true;  // the user's URL, the user's driver
+    return resolved;
   };
   if (!options_.flagUrl.empty()) {
     return fromUrl(options_.flagUrl, "flag");

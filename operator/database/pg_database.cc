@@ -1,12 +1,16 @@
 #include "database/pg_database.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
+#include <map>
 #include <pqxx/pqxx>
 #include <thread>
 
 #include "core/reasons.h"
+#include "database/scratch.h"
 
 namespace alembic_sidecar::database {
 namespace {
@@ -104,13 +108,88 @@ bool contains(const std::string& haystack, const char* needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
+std::string hostName() {
+  char buf[256] = {};
+  return ::gethostname(buf, sizeof(buf) - 1) == 0 ? std::string(buf) : std::string("unknown");
+}
+
+std::string utcNow() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// The lease's session names itself in pg_stat_activity and never times out idle (the lock
+// must live exactly as long as the run).
+constexpr char kLeaseSession[] = " application_name='alembic-sidecar scratch lease'";
+
 }  // namespace
+
+/** The lock's connection and the owner it stands for; shared by the lease and its Database. */
+struct PgLeaseState {
+  std::unique_ptr<pqxx::connection> connection;
+  ScratchOwner owner;
+};
+
+namespace {
+
+class PgScratchLease : public ScratchLease {
+ public:
+  explicit PgScratchLease(std::shared_ptr<PgLeaseState> state) : state_(std::move(state)) {}
+  // Closing the session releases the lock; no unlock statement needed (nor possible after a
+  // broken connection).
+  ~PgScratchLease() override = default;
+
+  const ScratchOwner& owner() const override { return state_->owner; }
+
+  bool held() override {
+    try {
+      pqxx::nontransaction tx{*state_->connection};
+      auto row = tx.exec_params1(
+          "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+          "AND pid = pg_backend_pid() AND objsubid = 2 AND classid::bigint = $1 "
+          "AND objid::bigint = $2",
+          state_->owner.lockClass, state_->owner.lockKey);
+      return row[0].as<int64_t>() > 0;
+    } catch (const std::exception& e) {
+      spdlog::warn("Scratch lease lost key={}:{} error={}", state_->owner.lockClass,
+                   state_->owner.lockKey, e.what());
+      return false;
+    }
+  }
+
+ private:
+  std::shared_ptr<PgLeaseState> state_;
+};
+
+}  // namespace
+
+/** Open connections by database name; a broken one is replaced on next use. */
+struct PgDatabase::Sessions {
+  std::map<std::string, std::unique_ptr<pqxx::connection>> open;
+
+  pqxx::connection& to(const ConnectionInfo& server, const std::string& dbName) {
+    auto& conn = open[dbName];
+    if (!conn || !conn->is_open()) {
+      conn = std::make_unique<pqxx::connection>(server.withDatabase(dbName).libpqConninfo());
+    }
+    return *conn;
+  }
+  /** Forgets a connection that failed, so the next call reconnects. */
+  void drop(const std::string& dbName) { open.erase(dbName); }
+};
+
+PgDatabase::~PgDatabase() = default;
 
 PgDatabase::PgDatabase(ConnectionInfo connection, core::RedactorPtr redactor, Sleeper sleeper)
     : connection_(std::move(connection)),
       redactor_(std::move(redactor)),
       sleeper_(sleeper ? std::move(sleeper)
-                       : Sleeper([](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); })) {
+                       : Sleeper([](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); })),
+      sessions_(std::make_unique<Sessions>()) {
   if (redactor_) {
     redactor_->add(connection_.password);
   }
@@ -185,6 +264,15 @@ core::Status PgDatabase::createDatabase(const std::string& name) {
     pqxx::connection conn{connection_.libpqConninfo()};
     pqxx::nontransaction tx{conn};
     tx.exec("CREATE DATABASE " + tx.quote_name(name));
+    if (auto lease = lease_.lock()) {
+      // Without the mark the database is only swept after kScratchMaxAge; the run goes on.
+      try {
+        tx.exec("COMMENT ON DATABASE " + tx.quote_name(name) + " IS " +
+                tx.quote(formatScratchMark(lease->owner)));
+      } catch (const std::exception& e) {
+        spdlog::warn("Cannot mark scratch database name={} error={}", name, describe(e));
+      }
+    }
     return {};
   } catch (const std::exception& e) {
     core::Error error = translate(e, "create database " + name);
@@ -196,6 +284,7 @@ core::Status PgDatabase::createDatabase(const std::string& name) {
 }
 
 core::Status PgDatabase::dropDatabase(const std::string& name) {
+  sessions_->drop(name);
   try {
     pqxx::connection conn{connection_.libpqConninfo()};
     pqxx::nontransaction tx{conn};
@@ -225,20 +314,26 @@ core::Result<std::vector<std::string>> PgDatabase::listDatabases(const std::stri
 }
 
 core::Result<std::vector<CatalogObject>> PgDatabase::readCatalog(const std::string& dbName) {
+  // Every catalog query in one statement: one round trip on the database's open session.
+  static const std::string kAll = [] {
+    std::string all;
+    for (const auto& query : catalogQueries()) {
+      all += (all.empty() ? "" : " UNION ALL ") + ("(" + query + ")");
+    }
+    return all;
+  }();
   try {
-    pqxx::connection conn{connection_.withDatabase(dbName).libpqConninfo()};
-    pqxx::work tx{conn};
+    pqxx::work tx{sessions_->to(connection_, dbName)};
     tx.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
     std::vector<CatalogObject> objects;
-    for (const auto& query : catalogQueries()) {
-      for (const auto& row : tx.exec(query)) {
-        objects.push_back(CatalogObject{row[0].as<std::string>(), row[1].as<std::string>(),
-                                        row[2].is_null() ? "" : row[2].as<std::string>()});
-      }
+    for (const auto& row : tx.exec(kAll)) {
+      objects.push_back(CatalogObject{row[0].as<std::string>(), row[1].as<std::string>(),
+                                      row[2].is_null() ? "" : row[2].as<std::string>()});
     }
     tx.commit();
     return objects;
   } catch (const std::exception& e) {
+    sessions_->drop(dbName);
     return translate(e, "read the schema of " + dbName);
   }
 }
@@ -292,20 +387,178 @@ core::Result<std::vector<std::string>> PgDatabase::enumLabels(const std::string&
   }
 }
 
-core::Result<std::vector<std::string>> PgDatabase::appliedRevisions(const std::string& dbName) {
+core::Result<std::vector<core::Result<QueryRows>>> PgDatabase::queryReadOnly(
+    const std::string& dbName, const std::vector<ReadOnlyQuery>& queries,
+    const ReadOnlyLimits& limits) {
+  std::unique_ptr<pqxx::connection> conn;
   try {
-    pqxx::connection conn{connection_.withDatabase(dbName).libpqConninfo()};
-    pqxx::nontransaction tx{conn};
-    auto exists = tx.exec("SELECT to_regclass('alembic_version') IS NOT NULL");
+    conn = std::make_unique<pqxx::connection>(connection_.withDatabase(dbName).libpqConninfo());
+    // Every later transaction of this session starts read-only as well (belt and braces).
+    pqxx::nontransaction session{*conn};
+    session.exec("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY");
+  } catch (const std::exception& e) {
+    return translate(e, "connect read-only to " + dbName);
+  }
+  std::vector<core::Result<QueryRows>> results;
+  for (const auto& query : queries) {
+    try {
+      pqxx::work tx{*conn};
+      // Before any query of the transaction; SET LOCAL ends with it.
+      tx.exec("SET TRANSACTION ISOLATION LEVEL READ COMMITTED READ ONLY");
+      tx.exec("SET LOCAL statement_timeout = " + std::to_string(limits.statementTimeout.count()));
+      tx.exec("SET LOCAL lock_timeout = " + std::to_string(limits.lockTimeout.count()));
+      tx.exec("SET LOCAL standard_conforming_strings = on");
+      // exec_params sends one statement through the extended protocol, which refuses a
+      // second one ("SELECT 1; COMMIT; ..."), with or without parameters.
+      auto result =
+          tx.exec_params(query.sql, pqxx::prepare::make_dynamic_params(query.params));
+      QueryRows rows;
+      rows.reserve(result.size());
+      for (const auto& row : result) {
+        std::vector<std::optional<std::string>> values;
+        values.reserve(row.size());
+        for (const auto& field : row) {
+          values.push_back(field.is_null() ? std::nullopt
+                                           : std::optional<std::string>(field.c_str()));
+        }
+        rows.push_back(std::move(values));
+      }
+      tx.commit();
+      results.emplace_back(std::move(rows));
+    } catch (const pqxx::sql_error& e) {
+      const std::string state = e.sqlstate();
+      if (state == "57014" || state == "55P03") {  // statement_timeout / lock_timeout
+        results.emplace_back(core::Error::terminal(
+            core::reason::kTimeout,
+            std::string(state == "57014" ? "statement_timeout" : "lock_timeout") + " (" +
+                std::to_string((state == "57014" ? limits.statementTimeout
+                                                 : limits.lockTimeout).count()) +
+                " ms) cancelled the query: " + describe(e)));
+      } else {
+        results.emplace_back(core::Error::terminal(core::reason::kInternalError, describe(e)));
+      }
+    } catch (const pqxx::broken_connection& e) {
+      return translate(e, "read-only query on " + dbName);
+    } catch (const std::exception& e) {
+      results.emplace_back(core::Error::terminal(core::reason::kInternalError, describe(e)));
+    }
+  }
+  return results;
+}
+
+core::Result<std::vector<std::string>> PgDatabase::appliedRevisions(
+    const std::string& dbName, const std::string& versionTable) {
+  try {
+    pqxx::nontransaction tx{sessions_->to(connection_, dbName)};
+    auto dot = versionTable.find('.');
+    std::string qualified =
+        dot == std::string::npos
+            ? tx.quote_name(versionTable)
+            : tx.quote_name(versionTable.substr(0, dot)) + "." +
+                  tx.quote_name(versionTable.substr(dot + 1));
+    auto exists = tx.exec_params("SELECT to_regclass($1) IS NOT NULL", qualified);
     std::vector<std::string> revisions;
     if (!exists.empty() && exists[0][0].as<bool>()) {
-      for (const auto& row : tx.exec("SELECT version_num FROM alembic_version ORDER BY 1")) {
+      for (const auto& row : tx.exec("SELECT version_num FROM " + qualified + " ORDER BY 1")) {
         revisions.push_back(row[0].as<std::string>());
       }
     }
     return revisions;
   } catch (const std::exception& e) {
-    return translate(e, "read alembic_version of " + dbName);
+    sessions_->drop(dbName);
+    return translate(e, "read " + versionTable + " of " + dbName);
+  }
+}
+
+core::Result<std::string> PgDatabase::identity(const std::string& dbName) {
+  // The same text the driver's fence computes on every connection env.py opens
+  // (operator/alembic/driver/alembic_sidecar_fence.py, IDENTITY_SQL).
+  try {
+    pqxx::nontransaction tx{sessions_->to(connection_, dbName)};
+    auto rows = tx.exec(
+        "SELECT current_database() || ':' || d.oid::text || ':' || "
+        "extract(epoch from pg_postmaster_start_time())::text "
+        "FROM pg_database d WHERE d.datname = current_database()");
+    if (rows.empty()) {
+      return core::Error::terminal(core::reason::kDatabaseNotFound,
+                                   "cannot read the identity of database " + dbName);
+    }
+    return rows[0][0].as<std::string>();
+  } catch (const std::exception& e) {
+    sessions_->drop(dbName);
+    return translate(e, "read the identity of " + dbName);
+  }
+}
+
+core::Result<std::unique_ptr<ScratchLease>> PgDatabase::claimScratch(const std::string& name) {
+  auto state = std::make_shared<PgLeaseState>();
+  state->owner.lockDatabase = connection_.database;
+  state->owner.lockClass = kScratchLockClass;
+  state->owner.lockKey = scratchLockKey(name);
+  state->owner.host = hostName();
+  state->owner.pid = static_cast<int64_t>(::getpid());
+  state->owner.started = utcNow();
+  try {
+    state->connection =
+        std::make_unique<pqxx::connection>(connection_.libpqConninfo() + kLeaseSession);
+    pqxx::nontransaction tx{*state->connection};
+    auto version = tx.exec1("SELECT current_setting('server_version_num')::int");
+    if (version[0].as<int>() >= 140000) {
+      tx.exec("SET idle_session_timeout = 0");
+    }
+    auto got = tx.exec_params1("SELECT pg_try_advisory_lock($1, $2)", state->owner.lockClass,
+                               state->owner.lockKey);
+    if (!got[0].as<bool>()) {
+      return core::Error::terminal(
+          core::reason::kScratchDatabaseFailed,
+          "the lease of scratch database " + name + " is held by another session; run again");
+    }
+  } catch (const std::exception& e) {
+    core::Error error = translate(e, "claim scratch database " + name);
+    if (!error.transient()) {
+      error.reason = core::reason::kScratchDatabaseFailed;
+    }
+    return error;
+  }
+  lease_ = state;
+  if (auto created = createDatabase(name); !created) {
+    lease_.reset();
+    return created.error();
+  }
+  spdlog::debug("Scratch database claimed name={} lock={}:{}", name, state->owner.lockClass,
+                state->owner.lockKey);
+  return std::unique_ptr<ScratchLease>(std::make_unique<PgScratchLease>(std::move(state)));
+}
+
+core::Result<std::vector<ScratchDatabase>> PgDatabase::listScratch(const std::string& prefix) {
+  try {
+    pqxx::connection conn{connection_.libpqConninfo()};
+    pqxx::nontransaction tx{conn};
+    auto rows = tx.exec_params(
+        "SELECT d.datname, shobj_description(d.oid, 'pg_database') FROM pg_database d "
+        "WHERE left(d.datname, length($1)) = $1 ORDER BY d.datname",
+        prefix);
+    std::vector<ScratchDatabase> found;
+    for (const auto& row : rows) {
+      ScratchDatabase db;
+      db.name = row[0].as<std::string>();
+      if (!row[1].is_null()) {
+        db.owner = parseScratchMark(row[1].as<std::string>());
+      }
+      if (db.owner) {
+        // pg_locks shows the locks of every database; the lease's lives in lockDatabase.
+        auto alive = tx.exec_params1(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_database ld ON ld.oid = l.database "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 "
+            "AND ld.datname = $1 AND l.classid::bigint = $2 AND l.objid::bigint = $3)",
+            db.owner->lockDatabase, db.owner->lockClass, db.owner->lockKey);
+        db.ownerAlive = alive[0].as<bool>();
+      }
+      found.push_back(std::move(db));
+    }
+    return found;
+  } catch (const std::exception& e) {
+    return translate(e, "list scratch databases");
   }
 }
 

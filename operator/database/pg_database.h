@@ -1,11 +1,14 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 
 #include "core/redactor.h"
 #include "database/database.h"
 
 namespace alembic_sidecar::database {
+
+struct PgLeaseState;
 
 /** Database over libpqxx. Every libpqxx exception is caught here and becomes an Error. */
 class PgDatabase : public Database {
@@ -13,6 +16,7 @@ class PgDatabase : public Database {
   using Sleeper = std::function<void(std::chrono::milliseconds)>;
 
   PgDatabase(ConnectionInfo connection, core::RedactorPtr redactor, Sleeper sleeper = {});
+  ~PgDatabase() override;
 
   core::Status probe(const ProbePolicy& policy) override;
   core::Status createDatabase(const std::string& name) override;
@@ -23,13 +27,22 @@ class PgDatabase : public Database {
                                   const std::string& table, int64_t limit) override;
   core::Result<std::vector<std::string>> enumLabels(const std::string& dbName,
                                                     const std::string& typeName) override;
-  core::Result<std::vector<std::string>> appliedRevisions(const std::string& dbName) override;
+  core::Result<std::vector<std::string>> appliedRevisions(const std::string& dbName,
+                                                          const std::string& versionTable) override;
+  core::Result<std::string> identity(const std::string& dbName) override;
+  core::Result<std::unique_ptr<ScratchLease>> claimScratch(const std::string& name) override;
+  core::Result<std::vector<ScratchDatabase>> listScratch(const std::string& prefix) override;
+  core::Result<std::vector<core::Result<QueryRows>>> queryReadOnly(
+      const std::string& dbName, const std::vector<ReadOnlyQuery>& queries,
+      const ReadOnlyLimits& limits) override;
   const ConnectionInfo& connection() const override { return connection_; }
 
   /** The pg_catalog rows behind fingerprint(); exposed for tests of the queries. */
   core::Result<std::vector<CatalogObject>> readCatalog(const std::string& dbName);
 
  private:
+  struct Sessions;
+
   /** The exception's text with every known secret masked. */
   std::string describe(const std::exception& e) const;
   core::Error translate(const std::exception& e, const std::string& what) const;
@@ -37,6 +50,13 @@ class PgDatabase : public Database {
   ConnectionInfo connection_;
   core::RedactorPtr redactor_;
   Sleeper sleeper_;
+  /**
+   * One open connection per database the run reads repeatedly (the scratch database's four
+   * fingerprints, its identity, its alembic_version), closed before that database is dropped.
+   */
+  std::unique_ptr<Sessions> sessions_;
+  /** The lease claimScratch() handed out, while it lives: createDatabase() marks with it. */
+  std::weak_ptr<PgLeaseState> lease_;
 };
 
 }  // namespace alembic_sidecar::database

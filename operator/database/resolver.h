@@ -17,6 +17,12 @@ struct ResolvedDatabase {
   std::string source;  // flag, env, compose, local-postgres, cnpg/<cluster>, ...
   /** Things the user should know, e.g. how to stop a throwaway server that was started. */
   std::vector<std::string> notes;
+  /**
+   * The SQLAlchemy scheme came from the user (an explicit URL, a spec's driver, the app's
+   * own DATABASE_URL); false: the tool found the database and the run picks the scheme from
+   * the app (database/driver_scheme.h).
+   */
+  bool schemeChosen = false;
 };
 
 /** Step 1's "which database": local flag/env/compose/throwaway, or cluster discovery. */

@@ -1,5 +1,6 @@
 #include "kube/config.h"
 
+#include <spdlog/spdlog.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
@@ -198,6 +199,19 @@ core::Result<ClusterConfig> buildConfig(const Merged& merged, const KubeconfigOp
   }
   config.caPem = std::move(ca.value());
   config.insecureSkipTlsVerify = explicitlyTrue(cluster->second.body, "insecure-skip-tls-verify");
+  if (config.insecureSkipTlsVerify && !config.caPem.empty()) {
+    // kubectl refuses the same: a CA that is never checked is a misconfiguration, not a choice.
+    return configError(clusterWhat +
+                       " sets insecure-skip-tls-verify together with a certificate authority: "
+                       "remove one (keep the CA to verify the API server)");
+  }
+  if (config.insecureSkipTlsVerify) {
+    spdlog::warn(
+        "Kubeconfig disables TLS verification cluster={} server={}: anyone on the path "
+        "to the API server can read the bearer token; set certificate-authority "
+        "instead",
+        clusterName, config.server);
+  }
 
   if (!userName.empty()) {
     auto user = merged.users.find(userName);

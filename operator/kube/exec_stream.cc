@@ -17,6 +17,8 @@ namespace ws = web::websockets::client;
 
 constexpr size_t kStdinChunk = 256 * 1024;
 constexpr int kCloseNormal = 1000;
+/** After a failed write, how long to wait for the frames the server sent before closing. */
+constexpr auto kLateStatusWait = std::chrono::seconds(5);
 
 std::string query(const std::string& key, const std::string& value) {
   return core::percentEncode(key) + "=" + core::percentEncode(value);
@@ -231,47 +233,29 @@ core::Result<int> exitCodeFromStatus(const nlohmann::json& status, const std::st
                        " failed: " + (parsed->message.empty() ? parsed->reason : parsed->message));
 }
 
-core::Result<ExecResult> runExecSession(ExecConnection& connection, const ExecRequest& request,
-                                        std::chrono::steady_clock::time_point deadline) {
-  const std::string where = "pod " + request.namespace_ + "/" + request.pod +
-                            (request.container.empty() ? "" : " container " + request.container);
-  if (request.stdinData) {
-    const std::string& data = *request.stdinData;
-    for (size_t offset = 0; offset < data.size(); offset += kStdinChunk) {
-      std::string frame(1, static_cast<char>(exec_channel::kStdin));
-      frame.append(data, offset, kStdinChunk);
-      if (auto sent = connection.send(std::move(frame)); !sent) {
-        connection.close();
-        return sent.error();
-      }
-    }
-    if (request.closeStdin) {
-      std::string closeSignal{static_cast<char>(exec_channel::kClose),
-                              static_cast<char>(exec_channel::kStdin)};
-      if (auto sent = connection.send(std::move(closeSignal)); !sent) {
-        connection.close();
-        return sent.error();
-      }
-    }
-  }
+namespace {
 
+/** What the server sent until it closed the stream (or the deadline passed). */
+struct Received {
   ExecResult result;
   std::string statusText;
   bool statusSeen = false;
+  bool deadlinePassed = false;
   ExecFrame closing;
+};
+
+Received receiveUntilClosed(ExecConnection& connection,
+                            std::chrono::steady_clock::time_point deadline) {
+  Received received;
   while (true) {
     auto frame = connection.receive(deadline);
     if (!frame) {
-      connection.close();
-      if (statusSeen) {
-        break;  // the server reported the end but kept the socket open
-      }
-      result.timedOut = true;
-      return result;
+      received.deadlinePassed = true;
+      return received;
     }
     if (frame->closed) {
-      closing = *frame;
-      break;
+      received.closing = *frame;
+      return received;
     }
     if (frame->data.empty()) {
       continue;
@@ -280,32 +264,55 @@ core::Result<ExecResult> runExecSession(ExecConnection& connection, const ExecRe
     const std::string_view payload = std::string_view(frame->data).substr(1);
     switch (channel) {
       case exec_channel::kStdout:
-        result.out.append(payload);
+        received.result.out.append(payload);
         break;
       case exec_channel::kStderr:
-        result.err.append(payload);
+        received.result.err.append(payload);
         break;
       case exec_channel::kStatus:
-        statusText.append(payload);
-        statusSeen = true;
+        received.statusText.append(payload);
+        received.statusSeen = true;
         break;
       default:
         break;  // close signals and resize echoes carry nothing for us
     }
   }
-  connection.close();
+}
 
-  if (statusText.empty()) {
+core::Status sendStdin(ExecConnection& connection, const ExecRequest& request) {
+  if (!request.stdinData) {
+    return {};
+  }
+  const std::string& data = *request.stdinData;
+  for (size_t offset = 0; offset < data.size(); offset += kStdinChunk) {
+    std::string frame(1, static_cast<char>(exec_channel::kStdin));
+    frame.append(data, offset, kStdinChunk);
+    if (auto sent = connection.send(std::move(frame)); !sent) {
+      return sent;
+    }
+  }
+  if (request.closeStdin) {
+    std::string closeSignal{static_cast<char>(exec_channel::kClose),
+                            static_cast<char>(exec_channel::kStdin)};
+    return connection.send(std::move(closeSignal));
+  }
+  return {};
+}
+
+/** The exit code from the final Status, or the error it reports. */
+core::Result<ExecResult> withExitCode(Received received, const std::string& where) {
+  if (received.statusText.empty()) {
     // client-go treats a clean close without a Status as success.
-    if (closing.closed && closing.closeCode != kCloseNormal) {
+    if (received.closing.closed && received.closing.closeCode != kCloseNormal) {
       return core::Error::retryable(
           kExecStreamBroken, "exec in " + where + ": the stream broke before the command ended" +
-                                 " (close code " + std::to_string(closing.closeCode) + ")");
+                                 " (close code " + std::to_string(received.closing.closeCode) +
+                                 ")");
     }
-    result.exitCode = 0;
-    return result;
+    received.result.exitCode = 0;
+    return std::move(received.result);
   }
-  auto status = nlohmann::json::parse(statusText, nullptr, /*allow_exceptions=*/false);
+  auto status = nlohmann::json::parse(received.statusText, nullptr, /*allow_exceptions=*/false);
   if (status.is_discarded()) {
     return core::Error::retryable(kBadResponse,
                                   "exec in " + where + ": the final status is not JSON");
@@ -314,8 +321,37 @@ core::Result<ExecResult> runExecSession(ExecConnection& connection, const ExecRe
   if (!code) {
     return code.error();
   }
-  result.exitCode = code.value();
-  return result;
+  received.result.exitCode = code.value();
+  return std::move(received.result);
+}
+
+}  // namespace
+
+core::Result<ExecResult> runExecSession(ExecConnection& connection, const ExecRequest& request,
+                                        std::chrono::steady_clock::time_point deadline) {
+  const std::string where = "pod " + request.namespace_ + "/" + request.pod +
+                            (request.container.empty() ? "" : " container " + request.container);
+  if (auto sent = sendStdin(connection, request); !sent) {
+    // The server may have closed first because the command could not start (the kubelet
+    // sends the Status, then closes): that Status says what failed, the write error only
+    // that the socket is gone. Which side moves first is a race, so read what arrived.
+    connection.close();
+    auto late = receiveUntilClosed(
+        connection, std::min(deadline, std::chrono::steady_clock::now() + kLateStatusWait));
+    if (!late.statusSeen) {
+      return sent.error();
+    }
+    return withExitCode(std::move(late), where);
+  }
+
+  auto received = receiveUntilClosed(connection, deadline);
+  connection.close();
+  if (received.deadlinePassed && !received.statusSeen) {
+    received.result.timedOut = true;
+    return std::move(received.result);
+  }
+  // A deadline after the Status: the server reported the end but kept the socket open.
+  return withExitCode(std::move(received), where);
 }
 
 std::shared_ptr<ExecDialer> makeWebSocketDialer(const ClusterConfig& config,

@@ -5,6 +5,8 @@
 #include "core/reasons.h"
 #include "kube/api_errors.h"
 #include "kube/base64.h"
+#include "kube/exec_session.h"
+#include "kube/exec_stream.h"
 
 namespace alembic_sidecar::kube {
 namespace {
@@ -203,7 +205,9 @@ core::Result<ExecResult> ExecWorkspace::launch(const nlohmann::json& request,
   auto result = api_->exec(exec);
   if (!result) {
     core::Error error = result.error();
-    error.message = "cannot run in " + describe() + ": " + error.message;
+    // Name the interpreter: a missing one is the usual cause, and the stream's own error
+    // (the server's Status, or only a closed socket) does not always say which it was.
+    error.message = "cannot run " + options_.python + " in " + describe() + ": " + error.message;
     error.reason = core::reason::kWorkspaceUnavailable;
     return error;
   }
@@ -267,6 +271,29 @@ core::Result<workspace::CommandOutput> ExecWorkspace::run(const workspace::Comma
   }
   output.err = std::move(result->err);
   return output;
+}
+
+core::Result<std::unique_ptr<workspace::Session>> ExecWorkspace::start(
+    const workspace::Command& cmd) {
+  if (cmd.argv.empty()) {
+    return core::Error::terminal(core::reason::kUsageError, "start: empty argv");
+  }
+  ExecRequest exec;
+  exec.namespace_ = target_.namespace_;
+  exec.pod = target_.pod;
+  exec.container = target_.container;
+  exec.command = cmd.argv;
+  exec.stdinData = std::string();
+  exec.closeStdin = false;
+  exec.timeout = options_.fileTimeout;  // bounds the connection only
+  auto connection = api_->openExec(exec);
+  if (!connection) {
+    core::Error error = connection.error();
+    error.message = "cannot start " + cmd.argv.front() + " in " + describe() + ": " + error.message;
+    error.reason = core::reason::kWorkspaceUnavailable;
+    return error;
+  }
+  return makeExecSession(std::move(*connection), describe());
 }
 
 core::Result<std::string> ExecWorkspace::readFile(const std::string& path) {

@@ -44,6 +44,8 @@ class ExecWorkspace final : public workspace::Workspace {
   ExecWorkspace(std::shared_ptr<KubeApi> api, ExecTarget target, ExecWorkspaceOptions options = {});
 
   core::Result<workspace::CommandOutput> run(const workspace::Command& cmd) override;
+  /** One pods/exec session running argv directly (env and cwd are not applied). */
+  core::Result<std::unique_ptr<workspace::Session>> start(const workspace::Command& cmd) override;
   core::Result<std::string> readFile(const std::string& path) override;
   core::Result<std::vector<workspace::DirEntry>> listDir(const std::string& path) override;
   core::Status removeFile(const std::string& path) override;

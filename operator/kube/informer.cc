@@ -54,6 +54,25 @@ void Informer::start() {
       }
     });
   }
+  if (options_.relistPeriod.count() > 0) {
+    relistLoop_ = std::thread([this] {
+      while (clock_->sleepFor(options_.relistPeriod, &stopping_)) {
+        relist();
+      }
+    });
+  }
+}
+
+void Informer::relist() {
+  std::lock_guard lock(mutex_);
+  if (needList_) {
+    return;
+  }
+  needList_ = true;
+  relistRequested_ = true;
+  if (stream_ != nullptr) {
+    stream_->cancel();
+  }
 }
 
 void Informer::stop() {
@@ -69,6 +88,9 @@ void Informer::stop() {
   }
   if (resyncLoop_.joinable()) {
     resyncLoop_.join();
+  }
+  if (relistLoop_.joinable()) {
+    relistLoop_.join();
   }
 }
 
@@ -97,6 +119,7 @@ void Informer::listAndDiff() {
     {
       std::lock_guard lock(mutex_);
       ++counters_.errors;
+      lastError_ = listed.error();
     }
     backoffAfterFailure();
     return;
@@ -125,12 +148,15 @@ void Informer::listAndDiff() {
     cache_ = std::move(fresh);
     resourceVersion_ = listed->resourceVersion;
     needList_ = false;
+    relistRequested_ = false;
+    lastError_.reset();
     ++counters_.lists;
     if (everListed_) {
       ++counters_.relists;
     }
     everListed_ = true;
-    failures_ = 0;
+    // failures_ is not reset here: a watch that keeps breaking right after each good list
+    // must still back off longer each time. A healthy watch resets it.
   }
   spdlog::debug("Informer listed resource={} items={} resourceVersion={} changes={}",
                 collection_.describe(), listed->items.size(), listed->resourceVersion,
@@ -165,8 +191,12 @@ void Informer::watchOnce() {
       return;
     }
     ++counters_.errors;
-    spdlog::warn("Informer watch refused resource={} reason={} error={}", collection_.describe(),
-                 opened.error().reason, opened.error().message);
+    lastError_ = opened.error();
+    // The server may have restarted with a history that no longer holds our
+    // resourceVersion (a watch from it could wait forever): list again.
+    needList_ = true;
+    spdlog::warn("Informer watch refused resource={} reason={} error={} action=relist",
+                 collection_.describe(), opened.error().reason, opened.error().message);
   }
   if (!opened) {
     backoffAfterFailure();
@@ -177,18 +207,31 @@ void Informer::watchOnce() {
     std::lock_guard lock(mutex_);
     stream_ = stream.get();
   }
-  if (stopping_.fired()) {
-    stream->cancel();  // stop() may have run before stream_ was published
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_.fired() || relistRequested_) {
+      stream->cancel();  // stop() or relist() may have run before stream_ was published
+    }
   }
   const auto started = clock_->now();
   bool progressed = false;
   bool failed = false;
+  bool relistAsked = false;
   while (true) {
     auto next = stream->next();
     if (!next) {
-      if (!stopping_.fired()) {
-        spdlog::info("Informer watch broke resource={} reason={} error={}", collection_.describe(),
-                     next.error().reason, next.error().message);
+      bool requested = false;
+      {
+        std::lock_guard lock(mutex_);
+        requested = relistRequested_;
+        relistAsked = requested;
+        if (!stopping_.fired() && !requested) {
+          lastError_ = next.error();
+        }
+      }
+      if (!stopping_.fired() && !requested) {
+        spdlog::info("Informer watch broke resource={} reason={} error={} action=relist",
+                     collection_.describe(), next.error().reason, next.error().message);
         failed = true;
       }
       break;
@@ -204,8 +247,8 @@ void Informer::watchOnce() {
         std::lock_guard lock(mutex_);
         needList_ = true;
       } else {
-        spdlog::warn("Informer watch error resource={} message={}", collection_.describe(),
-                     status ? status->message : event.object.dump());
+        spdlog::warn("Informer watch error resource={} message={} action=relist",
+                     collection_.describe(), status ? status->message : event.object.dump());
         failed = true;
       }
       break;
@@ -213,6 +256,7 @@ void Informer::watchOnce() {
     apply(event);
     progressed = true;
   }
+  const bool tooShort = clock_->now() - started < kMinHealthyWatch;
   {
     std::lock_guard lock(mutex_);
     stream_ = nullptr;
@@ -221,14 +265,15 @@ void Informer::watchOnce() {
     }
     ++counters_.restarts;
     if (failed) {
+      // Events may have been lost on the way (or the server lost its history): relist.
       ++counters_.errors;
+      needList_ = true;
     }
-    if (progressed) {
+    if (progressed || (!failed && !tooShort)) {
       failures_ = 0;
     }
   }
-  const bool tooShort = clock_->now() - started < kMinHealthyWatch;
-  if (failed || (!progressed && tooShort)) {
+  if (!relistAsked && (failed || (!progressed && tooShort))) {
     backoffAfterFailure();
   }
 }
@@ -330,6 +375,11 @@ std::optional<nlohmann::json> Informer::cached(const std::string& key) const {
 std::string Informer::resourceVersion() const {
   std::lock_guard lock(mutex_);
   return resourceVersion_;
+}
+
+std::optional<core::Error> Informer::lastError() const {
+  std::lock_guard lock(mutex_);
+  return lastError_;
 }
 
 }  // namespace alembic_sidecar::kube

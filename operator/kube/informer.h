@@ -33,12 +33,17 @@ struct InformerOptions {
                         std::chrono::milliseconds(60000)};
   /** Calls the resync handler with the whole cache this often; zero disables it. */
   std::chrono::milliseconds resyncPeriod{0};
+  /**
+   * Lists the collection again this often (ending the watch in progress) and delivers the
+   * difference, in case an event was lost without the watch noticing; zero disables it.
+   */
+  std::chrono::milliseconds relistPeriod{0};
 };
 
 /** For metrics. */
 struct InformerCounters {
   uint64_t lists = 0;     // successful lists, the first one included
-  uint64_t relists = 0;   // lists after the first successful one (after a 410 Gone)
+  uint64_t relists = 0;   // lists after the first successful one (410, failure, period)
   uint64_t restarts = 0;  // watches re-opened after one ended or broke
   uint64_t errors = 0;    // failed lists, refused or broken watches, ERROR events
   uint64_t events = 0;    // events delivered to the handler
@@ -47,11 +52,13 @@ struct InformerCounters {
 /**
  * Keeps a local cache of one collection in step with the server and tells a handler about
  * every change: list (paginated), then watch from the list's resourceVersion with bookmarks;
- * reconnect from the newest resourceVersion seen (events and BOOKMARKs) whenever a watch ends
- * or breaks; on 410 Gone (refused watch or ERROR event) relist and deliver the difference
- * against the cache. So the handler sees each change once: ADDED for an object it has not
- * seen, MODIFIED when the resourceVersion changed, DELETED when it went away. Changes that
- * happen while disconnected are folded together (level-based, like client-go).
+ * when the server ends a watch cleanly (timeoutSeconds) reconnect from the newest
+ * resourceVersion seen (events and BOOKMARKs); after anything that may have lost events (410
+ * Gone, a refused or broken watch, an ERROR event; e.g. an API server that restarted with a
+ * new history) and every relistPeriod, list again and deliver the difference against the
+ * cache. So the handler sees each change once: ADDED for an object it has not seen, MODIFIED
+ * when the resourceVersion changed, DELETED when it went away. Changes that happen while
+ * disconnected are folded together (level-based, like client-go).
  *
  * Handlers run on the informer's thread, one at a time, and must not throw.
  */
@@ -67,10 +74,12 @@ class Informer {
   Informer(const Informer&) = delete;
   Informer& operator=(const Informer&) = delete;
 
-  /** Starts the list/watch thread (and the resync thread when a period is set). */
+  /** Starts the list/watch thread (and the resync / relist threads when periods are set). */
   void start();
-  /** Stops both threads, cancelling a watch in progress. Idempotent. */
+  /** Stops the threads, cancelling a watch in progress. Idempotent. */
   void stop();
+  /** Makes the next unit of work a full list, ending a watch in progress. Thread-safe. */
+  void relist();
   /**
    * One unit of work, on the caller's thread: a list when one is due, else one watch read
    * to its end. Returns false once stopped. start() runs this in a loop.
@@ -88,6 +97,8 @@ class Informer {
   std::optional<nlohmann::json> cached(const std::string& key) const;
   /** The newest resourceVersion seen; the next watch starts from it. */
   std::string resourceVersion() const;
+  /** The last failure talking to the API (list, watch), cleared by the next good list. */
+  std::optional<core::Error> lastError() const;
 
  private:
   void listAndDiff();
@@ -111,7 +122,10 @@ class Informer {
   InformerCounters counters_;
   WatchStream* stream_ = nullptr;
   bool needList_ = true;
+  /** relist() asked for the list: the watch it ends did not fail. */
+  bool relistRequested_ = false;
   bool everListed_ = false;
+  std::optional<core::Error> lastError_;
   int failures_ = 0;
   std::atomic<bool> synced_{false};
 
@@ -119,6 +133,7 @@ class Informer {
   Interrupt stopping_;
   std::thread loop_;
   std::thread resyncLoop_;
+  std::thread relistLoop_;
 };
 
 }  // namespace alembic_sidecar::kube

@@ -1,6 +1,8 @@
 #include "kube/kube_api.h"
 
 #include "core/redactor.h"
+#include "kube/api_errors.h"
+#include "kube/exec_stream.h"
 
 namespace alembic_sidecar::kube {
 namespace {
@@ -8,6 +10,11 @@ namespace {
 std::string segment(const std::string& text) { return core::percentEncode(text); }
 
 }  // namespace
+
+core::Result<std::unique_ptr<ExecConnection>> KubeApi::openExec(const ExecRequest& request) {
+  return core::Error::terminal(kExecFailed, "this API client cannot hold an exec session open (pod " +
+                                                request.namespace_ + "/" + request.pod + ")");
+}
 
 std::string ResourceRef::apiVersion() const {
   return group.empty() ? version : group + "/" + version;

@@ -11,6 +11,8 @@
 
 namespace alembic_sidecar::kube {
 
+class ExecConnection;  // kube/exec_stream.h
+
 /**
  * Names a resource collection (name empty) or one object, optionally a subresource of it.
  * The core group is "". `namespace_` empty means cluster-scoped (or all namespaces for a list).
@@ -137,6 +139,12 @@ class KubeApi {
    * an error; an error means the command could not be run (or a Failure Status).
    */
   virtual core::Result<ExecResult> exec(const ExecRequest& request) = 0;
+  /**
+   * Opens pods/exec for a conversation (stdin stays open, nothing is sent): the caller
+   * speaks the channel protocol on the returned connection (see exec_session.h). The
+   * default says this API cannot.
+   */
+  virtual core::Result<std::unique_ptr<ExecConnection>> openExec(const ExecRequest& request);
   /** The namespace of the configuration (service account or kubeconfig context). */
   virtual std::string defaultNamespace() const = 0;
 };

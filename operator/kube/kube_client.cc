@@ -326,13 +326,9 @@ core::Result<std::unique_ptr<WatchStream>> KubeClient::watch(const ResourceRef& 
       std::make_unique<LineWatchStream>(std::move(opened->body), pathOnly(req.target)));
 }
 
-core::Result<ExecResult> KubeClient::exec(const ExecRequest& request) {
-  if (!dialer_) {
-    return core::Error::terminal(kExecFailed, "this client cannot exec");
-  }
-  const std::string target = execTarget(request);
+core::Result<std::unique_ptr<ExecConnection>> KubeClient::dialExec(
+    const std::string& target, std::chrono::steady_clock::time_point deadline) {
   const std::string path = pathOnly(target);
-  const auto deadline = clock_->now() + request.timeout;
   const int attempts = std::max(1, options_.retry.attempts);
   bool tokenRefreshed = false;
   int retry = 0;
@@ -341,19 +337,11 @@ core::Result<ExecResult> KubeClient::exec(const ExecRequest& request) {
     if (!token) {
       return scrub(token.error());
     }
-    const auto start = clock_->now();
-    auto connection = dialer_->connect(target, token.value(), request.timeout);
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_->now());
+    auto connection = dialer_->connect(target, token.value(),
+                                       std::max(left, std::chrono::milliseconds(1000)));
     if (connection) {
-      auto result = runExecSession(**connection, request, deadline);
-      const auto elapsed =
-          std::chrono::duration_cast<std::chrono::milliseconds>(clock_->now() - start);
-      spdlog::debug("Kube exec path={} exitCode={} timedOut={} durationMs={}", path,
-                    result ? result->exitCode : -1, result ? result->timedOut : false,
-                    elapsed.count());
-      if (!result) {
-        return scrub(result.error());
-      }
-      return result;
+      return connection;
     }
     spdlog::debug("Kube exec path={} error={}", path, connection.error().reason);
     if (connection.error().reason == kTlsVerificationFailed) {
@@ -382,6 +370,40 @@ core::Result<ExecResult> KubeClient::exec(const ExecRequest& request) {
     }
     return scrub(connection.error());
   }
+}
+
+core::Result<ExecResult> KubeClient::exec(const ExecRequest& request) {
+  if (!dialer_) {
+    return core::Error::terminal(kExecFailed, "this client cannot exec");
+  }
+  const std::string target = execTarget(request);
+  const std::string path = pathOnly(target);
+  const auto deadline = clock_->now() + request.timeout;
+  const auto start = clock_->now();
+  auto connection = dialExec(target, deadline);
+  if (!connection) {
+    return connection.error();
+  }
+  auto result = runExecSession(**connection, request, deadline);
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock_->now() - start);
+  spdlog::debug("Kube exec path={} exitCode={} timedOut={} durationMs={}", path,
+                result ? result->exitCode : -1, result ? result->timedOut : false,
+                elapsed.count());
+  if (!result) {
+    return scrub(result.error());
+  }
+  return result;
+}
+
+core::Result<std::unique_ptr<ExecConnection>> KubeClient::openExec(const ExecRequest& request) {
+  if (!dialer_) {
+    return core::Error::terminal(kExecFailed, "this client cannot exec");
+  }
+  ExecRequest conversation = request;
+  if (!conversation.stdinData) {
+    conversation.stdinData = std::string();  // stdin=true: the caller writes to it
+  }
+  return dialExec(execTarget(conversation), clock_->now() + request.timeout);
 }
 
 }  // namespace alembic_sidecar::kube

@@ -55,6 +55,7 @@ class KubeClient final : public KubeApi {
   core::Result<std::unique_ptr<WatchStream>> watch(const ResourceRef& ref,
                                                    const WatchOptions& options) override;
   core::Result<ExecResult> exec(const ExecRequest& request) override;
+  core::Result<std::unique_ptr<ExecConnection>> openExec(const ExecRequest& request) override;
   std::string defaultNamespace() const override { return config_.namespace_; }
 
   /**
@@ -68,6 +69,9 @@ class KubeClient final : public KubeApi {
   const std::string& server() const { return config_.server; }
 
  private:
+  /** Dials pods/exec (token refresh on 401, retries on transient failures) until `deadline`. */
+  core::Result<std::unique_ptr<ExecConnection>> dialExec(
+      const std::string& target, std::chrono::steady_clock::time_point deadline);
   template <class Response, class SendFn>
   core::Result<Response> withRetries(const HttpRequest& request, SendFn send);
   core::Result<std::string> currentToken();

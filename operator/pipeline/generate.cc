@@ -1,5 +1,3 @@
-#include <set>
-
 #include "core/hash.h"
 #include "core/reasons.h"
 #include "pipeline/steps.h"
@@ -7,22 +5,10 @@
 namespace alembic_sidecar::pipeline {
 namespace {
 
-/** The generated file relative to the workspace root, from alembic's output or the listing. */
-std::string locateGenerated(RunState& state, const std::string& output,
-                            const std::set<std::string>& before) {
-  std::string path = alembic::generatedPathFromOutput(output);
-  const std::string root = state.deps.workspace->root();
-  // A workspace whose root is the process's own working directory (pods/exec without a
-  // workingDir) has no prefix to strip: the listing says which file is new.
-  if (!root.empty() && !path.empty() && path.rfind(root + "/", 0) == 0) {
-    return path.substr(root.size() + 1);
-  }
-  for (const auto& file : versionFiles(state)) {
-    if (!before.count(file)) {
-      return file;
-    }
-  }
-  return path;
+/** alembic could not pick the parent: several heads and no --head. */
+bool needsHead(const alembic::OpOutcome& outcome) {
+  return outcome.errorLine.find("Multiple heads are present") != std::string::npos ||
+         outcome.errorLine.find("Multiple head revisions") != std::string::npos;
 }
 
 }  // namespace
@@ -33,34 +19,41 @@ StepOutcome generate(RunState& state) {
     return *failed;
   }
 
-  auto before = versionFiles(state);
-  state.alembic->setTimeout(state.remaining());
-  auto generated = state.alembic->autogenerate(state.request.message, state.target);
+  state.driver->setTimeout(state.remaining());
+  auto generated =
+      state.driver->revision(state.target, state.request.message, state.request.head);
   if (!generated) {
-    return failStep(state, type, generated.error().reason, generated.error().message);
+    return failDriver(state, type, generated.error());
   }
-  if (!generated->succeeded()) {
+  if (!generated->ok && needsHead(*generated) && state.request.head.empty()) {
+    return failStep(state, type, core::reason::kHeadRequired,
+                    "the history has several heads by design; say which branch the revision "
+                    "goes on with --head BRANCH@head (alembic: " +
+                        generated->errorLine + ")");
+  }
+  if (!generated->ok) {
     return failAlembic(state, type, core::reason::kAutogenerateFailed,
                        "alembic revision --autogenerate", *generated);
   }
-  std::string path = locateGenerated(state, generated->out + "\n" + generated->err, before);
-  auto text = path.empty() ? core::Result<std::string>(core::Error::terminal(
-                                 core::reason::kAutogenerateFailed, "no file was generated"))
-                           : state.deps.workspace->readFile(path);
-  if (!text) {
-    return failStep(state, type, core::reason::kAutogenerateFailed,
-                    "alembic reported success but the generated file cannot be read (" + path +
-                        "): " + text.error().message);
+  if (generated->file.empty()) {
+    // env.py's process_revision_directives dropped an empty revision: nothing was written.
+    state.noChanges = true;
+    finishStep(state, {type, "True", core::reason::kNoChanges,
+                       "autogenerate found no change and env.py wrote no file"});
+    return StepOutcome::kContinue;
   }
   if (state.deps.progress) {
-    state.deps.progress->revisionFileCreated(path);
+    state.deps.progress->revisionFileCreated(generated->file);
   }
   GeneratedRevision revision;
-  revision.path = path;
-  revision.text = *text;
+  revision.path = generated->file;
+  revision.destination = generated->destination;
+  revision.text = generated->text;
   revision.sha256 = core::sha256Hex(revision.text);
   state.revision = std::move(revision);
-  finishStep(state, {type, "True", core::reason::kGenerated, path});
+  finishStep(state, {type, "True", core::reason::kGenerated,
+                     generated->file + " (staged; it joins " + generated->destination +
+                         " once validated)"});
   return StepOutcome::kContinue;
 }
 

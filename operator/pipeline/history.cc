@@ -10,64 +10,13 @@
 #include "alembic/revision_analysis.h"
 #include "core/reasons.h"
 #include "database/scratch.h"
+#include "pipeline/history_reader.h"
 #include "pipeline/steps.h"
 
 namespace alembic_sidecar::pipeline {
 namespace {
 
 namespace sev = core::severity;
-
-struct HistoryRevision {
-  std::string path;
-  alembic::ParsedRevision parsed;
-};
-
-/** The history from base to head along down_revision links (single head). */
-core::Result<std::vector<HistoryRevision>> readHistory(RunState& state) {
-  std::map<std::string, HistoryRevision> byId;
-  workspace::FileMap files;
-  for (const auto& dir : state.layout->ini.versionLocations) {
-    workspace::TreeOptions tree;
-    tree.skipDirs = {"__pycache__"};
-    tree.maxDepth = 0;  // alembic reads the version directory itself, not subdirectories
-    auto found = state.deps.workspace->readTree(dir, tree);
-    if (!found) {
-      return found.error();
-    }
-    files.merge(*found);
-  }
-  for (const auto& [path, text] : files) {
-    auto parsed = alembic::parseRevisionFile(text);
-    if (!parsed) {
-      return core::Error::terminal(parsed.error().reason, path + ": " + parsed.error().message);
-    }
-    std::string id = parsed->revision;  // read before the move below
-    byId[id] = HistoryRevision{path, std::move(*parsed)};
-  }
-  std::set<std::string> parents;
-  for (const auto& [id, rev] : byId) {
-    parents.insert(rev.parsed.downRevisions.begin(), rev.parsed.downRevisions.end());
-  }
-  std::vector<std::string> heads;
-  for (const auto& [id, rev] : byId) {
-    if (!parents.count(id)) {
-      heads.push_back(id);
-    }
-  }
-  std::vector<HistoryRevision> chain;
-  if (heads.size() != 1) {
-    return chain;  // empty history, or several heads (upgrade head reported that already)
-  }
-  std::string current = heads.front();
-  std::set<std::string> seen;
-  while (!current.empty() && byId.count(current) && seen.insert(current).second) {
-    chain.push_back(byId[current]);
-    const auto& downs = byId[current].parsed.downRevisions;
-    current = downs.empty() ? "" : downs.front();  // merges: follow the first parent
-  }
-  std::reverse(chain.begin(), chain.end());
-  return chain;
-}
 
 /** Splits offline SQL at alembic's "-- Running upgrade A -> B" comments: line -> revision. */
 std::vector<std::pair<int, std::string>> sqlSections(const std::string& sql) {
@@ -102,25 +51,42 @@ StepOutcome checkSync(RunState& state) {
   if (auto failed = prepareHead(state, type)) {
     return *failed;
   }
-  auto python = state.request.pythonCommand.empty()
-                    ? alembic::pythonFor(*state.deps.workspace, state.request.alembic.command)
-                    : state.request.pythonCommand;
-  auto inspect = alembic::runInspect(*state.deps.workspace, python,
-                                     state.request.alembic.configFile,
-                                     state.request.alembic.urlEnvVar, state.target, true,
-                                     state.remaining(), state.deps.redactor);
-  if (!inspect) {
-    return failStep(state, type, inspect.error().reason, inspect.error().message);
+  state.driver->setTimeout(state.remaining());
+  auto compared = state.driver->compare(state.target);
+  if (!compared) {
+    return failDriver(state, type, compared.error());
   }
-  state.inspect = std::move(*inspect);
-  if (state.inspect->inSync) {
+  if (!compared->ok) {
+    return failAlembic(state, type, core::reason::kAutogenerateFailed,
+                       "comparing the models with the migrations", *compared);
+  }
+  state.compared = std::move(*compared);
+  // Enum labels: autogenerate is blind to them, so compare the models with the database.
+  alembic::AnalysisContext enums;
+  fillBaseline(*state.baseline, enums);
+  enums.modelEnums = state.compared->enums;
+  std::vector<std::string> enumChanges;
+  for (auto f : alembic::analyzeRevision(alembic::ParsedRevision{}, enums)) {
+    if (f.code == core::finding::kEnumValuesChanged) {
+      f.severity = sev::kError;
+      enumChanges.push_back(f.message);
+      addFinding(state, std::move(f));
+    }
+  }
+  if (state.compared->inSync && !enumChanges.empty()) {
+    failStep(state, type, core::reason::kModelsOutOfSync,
+             "the models' enum labels differ from the migrations' (autogenerate cannot see "
+             "this): " + enumChanges.front());
+    return StepOutcome::kContinue;
+  }
+  if (state.compared->inSync) {
     finishStep(state, {type, "True", core::reason::kInSync,
                        "the models match the migrations at head (compare_metadata found no "
                        "difference)"});
     return StepOutcome::kContinue;
   }
   std::string list;
-  for (const auto& op : state.inspect->pendingOps) {
+  for (const auto& op : state.compared->pendingOps) {
     state.report.operations.push_back(op);
     std::string what = op.op + " " + op.table + (op.column.empty() ? "" : "." + op.column) +
                        (op.name.empty() ? "" : " [" + op.name + "]");
@@ -178,11 +144,14 @@ StepOutcome lintHistory(RunState& state) {
   }
 
   // SQL lint of the whole history rendered offline, each result mapped to its revision.
-  state.alembic->setTimeout(state.remaining());
-  auto sql = state.alembic->run({"upgrade", "head", "--sql"}, state.target);
-  if (sql && sql->succeeded()) {
-    auto sections = sqlSections(sql->out);
-    if (auto lint = alembic::runSquawk(sql->out)) {
+  state.driver->setTimeout(state.remaining());
+  std::string sqlText;
+  auto sql = state.driver->offlineSql("heads", sqlText);
+  size_t linted = 0;
+  if (sql && sql->ok) {
+    auto sections = sqlSections(sqlText);
+    if (auto lint = alembic::runSquawk(sqlText)) {
+      linted = history->size();
       // One finding per revision and rule; statements before the first revision are
       // alembic's own version table.
       std::map<std::pair<std::string, std::string>, std::pair<alembic::LintResult, int>> grouped;
@@ -208,12 +177,16 @@ StepOutcome lintHistory(RunState& state) {
                          0});
     }
   } else {
-    addFinding(state, {core::finding::kSquawkNotInstalled, sev::kInfo,
-                       "the history's SQL could not be rendered offline: " +
-                           (sql ? sql->tail(3) : sql.error().message),
-                       "make env.py's run_migrations_offline() work to get SQL lint", "", 0});
+    addFinding(state, {core::finding::kLintSkipped, sev::kInfo,
+                       "the history's SQL was not linted: it could not be rendered offline "
+                       "(alembic upgrade heads --sql): " +
+                           (sql ? sql->describe(2) : sql.error().message),
+                       "make env.py's run_migrations_offline() work (alembic --sql mode) to get "
+                       "SQL lint",
+                       "", 0});
   }
-  std::string message = std::to_string(history->size()) + " revision(s) linted, the last " +
+  std::string message = std::to_string(history->size()) + " revision(s) analysed, " +
+                        std::to_string(linted) + " SQL-linted, the last " +
                         std::to_string(std::min(recent, history->size())) + " at full severity";
   if (escalations == 0) {
     finishStep(state, {type, "True", core::reason::kNoEscalations, message});
@@ -225,145 +198,31 @@ StepOutcome lintHistory(RunState& state) {
   return StepOutcome::kContinue;
 }
 
-StepOutcome roundTripHistory(RunState& state) {
-  const char* type = core::condition::kRoundTripPassed;
-  auto& rt = state.report.roundTrip;
-  if (!state.baseline) {
-    if (state.report.phase == core::phase::kFailed) {
-      finishStep(state, {type, "Unknown", core::reason::kNotRun, "the history is not at head"});
-      return StepOutcome::kContinue;
-    }
-    if (auto failed = prepareHead(state, type)) {
-      return *failed;
-    }
-  }
-  auto history = readHistory(state);
-  size_t length = history ? history->size() : 0;
-  if (length == 0) {
-    finishStep(state, {type, "Unknown", core::reason::kNotRun, "no revisions to round-trip"});
-    return StepOutcome::kContinue;
-  }
-  size_t steps = std::min(static_cast<size_t>(std::max(state.request.roundtripLast, 1)), length);
-  std::string target = steps == length ? "base" : "-" + std::to_string(steps);
-  const auto start = std::chrono::steady_clock::now();
-  auto finishTiming = [&] {
-    rt.durationMs = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::steady_clock::now() - start)
-                        .count();
-  };
-  auto fail = [&](const std::string& reason, const std::string& message) {
-    finishTiming();
-    state.roundTripFailed = true;
-    failStep(state, type, reason, message);
-    return StepOutcome::kContinue;
-  };
-
-  rt.upgrade = "Passed";  // the history reached head in the previous step
-  state.alembic->setTimeout(state.remaining());
-  auto down = state.alembic->downgrade(target, state.target);
-  if (!down || !down->succeeded()) {
-    rt.downgrade = "Failed";
-    return fail(core::reason::kDowngradeFailed,
-                "alembic downgrade " + target + " failed: " +
-                    (down ? down->tail() : down.error().message));
-  }
-  rt.downgrade = "Passed";
-  auto afterDowngrade = state.db->fingerprint(state.target.database);
-  auto at = state.db->appliedRevisions(state.target.database);
-  if (!afterDowngrade || !at) {
-    return fail(core::reason::kDatabaseUnavailable, "cannot read the schema after the downgrade");
-  }
-
-  // The schema the downgrade should have left: a second scratch database upgraded to there.
-  std::string refName = database::scratchDatabaseName(state.resolved->connection.database,
-                                                      state.deps.now(), state.deps.randomSuffix());
-  std::vector<database::FingerprintDifference> restoreDiffs;
-  if (auto created = state.db->createDatabase(refName)) {
-    state.extraScratch.push_back(refName);
-    auto ref = state.target.withDatabase(refName);
-    bool ok = true;
-    if (!at->empty()) {
-      auto up = state.alembic->upgrade(at->front(), ref);
-      ok = up && up->succeeded();
-    }
-    auto refPrint = ok ? state.db->fingerprint(refName)
-                       : core::Result<database::SchemaFingerprint>(core::Error::terminal(
-                             core::reason::kUpgradeFailed, "reference upgrade failed"));
-    if (refPrint) {
-      restoreDiffs = database::diffFingerprints(*refPrint, *afterDowngrade);
-    }
-  }
-
-  const std::string atName = at->empty() ? std::string("base") : at->front();
-  std::string summary;
-  for (const auto& d : restoreDiffs) {
-    std::string text =
-        database::describeDifference(d, "at " + atName + " built forward", "after downgrade " + target);
-    addFinding(state, {core::finding::kRoundTripDifference, sev::kError, text,
-                       "a downgrade() in the last " + std::to_string(steps) +
-                           " revision(s) does not undo its upgrade()",
-                       "", 0});
-    summary += (summary.empty() ? "" : "; ") + text;
-  }
-
-  // Re-upgrade even after a mismatch: whether it works is part of the diagnosis.
-  state.alembic->setTimeout(state.remaining());
-  auto again = state.alembic->upgrade("head", state.target);
-  rt.reupgrade = again && again->succeeded() ? "Passed" : "Failed";
-  if (rt.reupgrade == "Failed") {
-    std::string error = again ? again->tail() : again.error().message;
-    if (!summary.empty()) {
-      return fail(core::reason::kRoundTripSchemaMismatch,
-                  "downgrade " + target + " did not restore the schema of " + atName + ": " +
-                      summary + ". The re-upgrade then failed too: " + error);
-    }
-    return fail(core::reason::kReupgradeFailed,
-                "alembic upgrade head after downgrade " + target + " failed: " + error);
-  }
-  auto afterReupgrade = state.db->fingerprint(state.target.database);
-  if (!afterReupgrade) {
-    return fail(afterReupgrade.error().reason, afterReupgrade.error().message);
-  }
-  finishTiming();
-  for (const auto& d : database::diffFingerprints(*state.baseline, *afterReupgrade)) {
-    std::string text = database::describeDifference(d, "at head", "after the re-upgrade");
-    addFinding(state, {core::finding::kRoundTripDifference, sev::kError, text,
-                       "an upgrade() is not repeatable after its downgrade()", "", 0});
-    summary += (summary.empty() ? "" : "; ") + text;
-  }
-  if (!summary.empty()) {
-    return fail(core::reason::kRoundTripSchemaMismatch,
-                "downgrade " + target + " then upgrade head did not reproduce the schemas: " +
-                    summary);
-  }
-  rt.schemaRestored = true;
-  finishStep(state, {type, "True", core::reason::kSchemaRestored,
-                     "downgrade " + target + " restored the schema of " + atName +
-                         " and upgrade head reproduced head"});
-  return StepOutcome::kContinue;
-}
-
 StepOutcome upgradeLive(RunState& state) {
   const char* type = core::condition::kDatabaseUpgraded;
-  state.alembic = std::make_unique<alembic::AlembicRunner>(*state.deps.workspace,
-                                                           state.request.alembic,
-                                                           state.deps.redactor);
-  const auto& live = state.resolved->connection;
-  auto before = state.db->appliedRevisions(live.database);
-  state.alembic->setTimeout(state.remaining());
-  auto up = state.alembic->upgrade("head", live);
-  if (!up) {
-    return failStep(state, type, up.error().reason, up.error().message);
+  auto target = targetFor(state, state.resolved->connection);
+  if (!target) {
+    return failStep(state, type, target.error().reason, target.error().message);
   }
-  if (!up->succeeded()) {
-    return failAlembic(state, type, core::reason::kUpgradeFailed, "alembic upgrade head", *up);
-  }
-  auto after = state.db->appliedRevisions(live.database);
-  auto describe = [](const core::Result<std::vector<std::string>>& revs) {
-    return !revs || revs->empty() ? std::string("base") : revs->front();
+  state.target = *target;
+  auto version = [&state] {
+    auto current = state.driver->current(state.target);
+    std::string text;
+    for (const auto& r : current && current->ok ? current->heads : std::vector<std::string>{}) {
+      text += (text.empty() ? "" : ",") + r;
+    }
+    return text.empty() ? std::string("base") : text;
   };
-  std::string from = describe(before);
-  std::string to = describe(after);
+  state.driver->setTimeout(state.remaining());
+  std::string from = version();
+  auto up = state.driver->upgrade(state.target, "heads");
+  if (!up) {
+    return failDriver(state, type, up.error());
+  }
+  if (!up->ok) {
+    return failAlembic(state, type, core::reason::kUpgradeFailed, "alembic upgrade heads", *up);
+  }
+  std::string to = version();
   finishStep(state, {type, "True", core::reason::kUpgraded,
                      from == to ? "already at head " + to : "upgraded from " + from + " to " + to});
   return StepOutcome::kContinue;

@@ -65,8 +65,33 @@ const std::vector<StepEntry>* stepsFor(const std::string& action) {
   return nullptr;
 }
 
-/** Drops the scratch database; removes a generated file the run rejected. */
+/** Drops the scratch databases, discards what the run staged and ends the driver. */
 void cleanUp(RunState& state) {
+  auto& rev = state.revision;
+  if (state.driver) {
+    const bool inplace = state.request.isolation == kIsolationInplace;
+    if (rev && !rev->adopted && !rev->removed && !state.noChanges && inplace) {
+      // In place, the app's database may already be at this revision: the file must exist.
+      state.driver->setTimeout(std::chrono::seconds(30));
+      if (auto adopted = state.driver->adopt(rev->path, rev->destination)) {
+        rev->path = *adopted;
+        rev->adopted = true;
+        state.report.message += " The generated file " + rev->path +
+                                " was kept: with --isolation inplace the database may already "
+                                "be at that revision; inspect it with `alembic current`.";
+      }
+    }
+    if (rev && !rev->adopted && !rev->removed && !state.noChanges &&
+        state.report.phase == core::phase::kFailed) {
+      state.report.message += " The generated revision was not added to the history; nothing "
+                              "was applied to the app's database.";
+    }
+    state.driver->setTimeout(std::chrono::seconds(30));
+    if (auto discarded = state.driver->discard(); discarded && rev && !rev->adopted) {
+      rev->removed = true;
+    }
+    state.driver->shutDown();
+  }
   for (const auto& name : state.extraScratch) {
     if (state.db && !state.db->dropDatabase(name)) {
       spdlog::warn("Cannot drop scratch database name={}", name);
@@ -77,23 +102,31 @@ void cleanUp(RunState& state) {
       addFinding(state, {core::finding::kScratchLeftBehind, core::severity::kWarning,
                          "the scratch database " + state.scratchName +
                              " could not be dropped: " + dropped.error().message,
-                         "it is swept by the next run after 3 hours, or drop it by hand", "", 0});
+                         "its owner is gone once this run ends: the next run or "
+                         "`alembic-sidecar sweep` drops it",
+                         "", 0});
     }
   }
-  auto& rev = state.revision;
-  bool rejected = state.report.phase == core::phase::kFailed || state.roundTripFailed;
-  bool scratch = state.request.isolation == kIsolationScratch;
-  if (rev && !rev->removed && rejected) {
-    if (scratch) {
-      if (state.deps.workspace->removeFile(rev->path)) {
-        rev->removed = true;
-        state.report.message += " The generated file " + rev->path +
-                                " was removed; nothing was applied to the app's database.";
-      }
-    } else {
-      state.report.message += " The generated file " + rev->path +
-                              " was kept: with --isolation inplace the database may already be"
-                              " at that revision; inspect it with `alembic current`.";
+  // After the drops: a sweep may take whatever is left from here on.
+  state.scratchLease.reset();
+}
+
+/**
+ * A cancellation that arrives while a step runs surfaces as that step's failure (its command
+ * was stopped): the run was cancelled, not broken, so say that instead.
+ */
+void reportCancelledStep(RunState& state) {
+  auto& report = state.report;
+  if (report.phase != core::phase::kFailed || report.reason == core::reason::kCancelled) {
+    return;
+  }
+  for (const auto& c : report.conditions) {
+    if (c.status == "False" && c.reason == report.reason) {
+      std::string text = "the run was interrupted during " + c.type + "; its commands were stopped";
+      report.reason = core::reason::kCancelled;
+      report.message = text;
+      report.setCondition(core::Condition{c.type, "False", core::reason::kCancelled, text});
+      return;
     }
   }
 }
@@ -151,12 +184,19 @@ RunOutcome runPipeline(const RunRequest& request, PipelineDeps deps) {
   if (!deps.redactor) {
     deps.redactor = std::make_shared<core::Redactor>();
   }
+  if (!deps.startDriver) {
+    deps.startDriver = [redactor = deps.redactor, cancelled = deps.cancelled](
+                           workspace::Workspace& ws, const alembic::DriverOptions& options) {
+      return alembic::startDriver(ws, options, redactor, cancelled);
+    };
+  }
   const auto start = SteadyClock::now();
   core::Report report;
   report.action = request.action;
   report.phase = core::phase::kRunning;
   RunState state(request, deps, report);
   state.deadline = start + request.timeout;
+  state.runId = request.runId.empty() ? deps.randomSuffix() : request.runId;
   const auto* steps = stepsFor(request.action);
   for (const auto& step : steps ? *steps : kRevisionSteps) {
     report.conditions.push_back(core::Condition{step.condition, "Unknown", core::reason::kNotRun, ""});
@@ -197,6 +237,9 @@ RunOutcome runPipeline(const RunRequest& request, PipelineDeps deps) {
     }
   }
 
+  if (deps.cancelled && deps.cancelled()) {
+    reportCancelledStep(state);
+  }
   cleanUp(state);
   if (report.phase == core::phase::kFailed) {
     report.setCondition(

@@ -42,9 +42,8 @@ StepOutcome roundTrip(RunState& state) {
     return StepOutcome::kContinue;
   };
   auto& rt = state.report.roundTrip;
-  auto& db = *state.db;
   const auto& parsed = state.revision->parsed;
-  const std::string dbName = state.target.database;
+  const std::string dbName = state.target.connection.database;
   const std::string downTarget =
       parsed.downRevisions.size() == 1 ? parsed.downRevisions.front()
       : parsed.downRevisions.empty()   ? "base"
@@ -56,13 +55,12 @@ StepOutcome roundTrip(RunState& state) {
                         .count();
   };
   auto failCommand = [&](const std::string& reason, const std::string& what,
-                         const alembic::AlembicRun& run) {
+                         const alembic::OpOutcome& outcome) {
     elapsed();
-    return failStep(state, type, run.timedOut ? std::string(core::reason::kTimeout) : reason,
-                    what + " failed (exit " + std::to_string(run.exitCode) + "):\n" + run.tail());
+    return failAlembic(state, type, reason, what, outcome);
   };
   auto fingerprintOrFail = [&](std::optional<database::SchemaFingerprint>& out) {
-    auto fp = db.fingerprint(dbName);
+    auto fp = fingerprintOf(state, dbName);
     if (fp) {
       out = std::move(*fp);
       return true;
@@ -71,27 +69,37 @@ StepOutcome roundTrip(RunState& state) {
     return false;
   };
 
-  state.alembic->setTimeout(state.remaining());
-  auto up = state.alembic->upgrade("head", state.target);
+  state.driver->setTimeout(state.remaining());
+  auto up = state.driver->upgrade(state.target, parsed.revision);
   if (!up) {
-    return failed(failStep(state, type, up.error().reason, up.error().message));
+    return failed(failDriver(state, type, up.error()));
   }
-  if (!up->succeeded()) {
+  if (!up->ok) {
     rt.upgrade = kFailed;
-    return failed(failCommand(core::reason::kUpgradeFailed, "alembic upgrade head", *up));
+    return failed(
+        failCommand(core::reason::kUpgradeFailed, "alembic upgrade " + parsed.revision, *up));
   }
   rt.upgrade = kPassed;
   std::optional<database::SchemaFingerprint> afterUpgrade;
   if (!fingerprintOrFail(afterUpgrade)) {
     return failed(StepOutcome::kFailed);
   }
-
-  state.alembic->setTimeout(state.remaining());
-  auto down = state.alembic->downgrade(downTarget, state.target);
-  if (!down) {
-    return failed(failStep(state, type, down.error().reason, down.error().message));
+  if (parsed.upgradeOnly()) {
+    // Nothing to downgrade by design (DowngradeNotProvided): the upgrade ran on the schema
+    // at head, and that is all there is to verify.
+    elapsed();
+    finishStep(state, {type, "True", core::reason::kUpgradeOnly,
+                       "upgrade-only revision: upgrade " + parsed.revision +
+                           " passed on the schema at head; no downgrade to verify"});
+    return StepOutcome::kContinue;
   }
-  if (!down->succeeded()) {
+
+  state.driver->setTimeout(state.remaining());
+  auto down = state.driver->downgrade(state.target, downTarget);
+  if (!down) {
+    return failed(failDriver(state, type, down.error()));
+  }
+  if (!down->ok) {
     rt.downgrade = kFailed;
     return failed(
         failCommand(core::reason::kDowngradeFailed, "alembic downgrade " + downTarget, *down));
@@ -104,14 +112,14 @@ StepOutcome roundTrip(RunState& state) {
   auto restoreDiffs = database::diffFingerprints(*state.baseline, *afterDowngrade);
 
   // Re-upgrade even after a mismatch: whether it works is part of the diagnosis.
-  state.alembic->setTimeout(state.remaining());
-  auto again = state.alembic->upgrade("head", state.target);
+  state.driver->setTimeout(state.remaining());
+  auto again = state.driver->upgrade(state.target, parsed.revision);
   if (!again) {
-    return failed(failStep(state, type, again.error().reason, again.error().message));
+    return failed(failDriver(state, type, again.error()));
   }
-  rt.reupgrade = again->succeeded() ? kPassed : kFailed;
+  rt.reupgrade = again->ok ? kPassed : kFailed;
   std::optional<database::SchemaFingerprint> afterReupgrade;
-  if (again->succeeded() && !fingerprintOrFail(afterReupgrade)) {
+  if (again->ok && !fingerprintOrFail(afterReupgrade)) {
     return failed(StepOutcome::kFailed);
   }
   elapsed();
@@ -122,14 +130,16 @@ StepOutcome roundTrip(RunState& state) {
         "the revision's downgrade() does not undo its upgrade(); fix the model or env.py "
         "settings that produced it and generate again (never edit the file by hand)");
     std::string message = "downgrade " + downTarget + " did not restore the schema: " + summary;
-    if (!again->succeeded()) {
-      message += ". The re-upgrade then failed too:\n" + again->tail(6);
+    if (!again->ok) {
+      message += ". The re-upgrade then failed too: " + again->describe(4);
     }
     return failed(failStep(state, type, core::reason::kRoundTripSchemaMismatch, message));
   }
-  if (!again->succeeded()) {
+  if (!again->ok) {
     return failed(failCommand(core::reason::kReupgradeFailed,
-                              "alembic upgrade head (after downgrade " + downTarget + ")", *again));
+                              "alembic upgrade " + parsed.revision + " (after downgrade " +
+                                  downTarget + ")",
+                              *again));
   }
   auto reupgradeDiffs = database::diffFingerprints(*afterUpgrade, *afterReupgrade);
   if (!reupgradeDiffs.empty()) {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "alembic/alembic_runner.h"
+#include "alembic/alembic_settings.h"
 
 namespace alembic_sidecar::pipeline {
 
@@ -28,10 +28,16 @@ struct RunRequest {
   std::string action = kActionRevision;
   std::string message;  // the revision message, passed to alembic verbatim
   alembic::AlembicSettings alembic;
-  /** Interpreter for the small Python helpers; empty: derived from the alembic command. */
+  /** The interpreter that runs the driver; empty: derived from the alembic command. */
   std::vector<std::string> pythonCommand;
-  /** Model modules or packages to check (relative); empty: every models package found. */
+  /** Model modules (dotted names) or paths to import and check; empty: every models package. */
   std::vector<std::string> modelPaths;
+  /** revision: the head the new revision goes on (alembic's --head, e.g. "expand@head"). */
+  std::string head;
+  /** How long a run waits for another run's project lock before ProjectLocked. */
+  std::chrono::seconds lockWait{60};
+  /** The run's id (status, lock holder, staging directory name); empty: made up. */
+  std::string runId;
   std::string isolation = kIsolationScratch;
   Approvals approvals;
   int roundtripLast = 1;

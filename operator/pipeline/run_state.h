@@ -6,9 +6,8 @@
 #include <set>
 #include <string>
 
-#include "alembic/alembic_ini.h"
-#include "alembic/alembic_runner.h"
-#include "alembic/inspect_helper.h"
+#include "alembic/driver.h"
+#include "alembic/revision_analysis.h"
 #include "alembic/revision_file.h"
 #include "core/report.h"
 #include "database/database.h"
@@ -17,19 +16,17 @@
 
 namespace alembic_sidecar::pipeline {
 
-/** Where the project keeps its alembic pieces, relative to the workspace root. */
-struct ProjectLayout {
-  alembic::AlembicIni ini;
-  std::string envPy;
-  std::string envPySource;
-};
-
 struct GeneratedRevision {
-  std::string path;  // relative to the workspace root
+  /** Where the file is now, relative to the project: staged until adopted. */
+  std::string path;
+  /** The version location it joins once validated. */
+  std::string destination;
   std::string text;
   std::string sha256;
   alembic::ParsedRevision parsed;
   bool removed = false;
+  /** Moved from staging into the history. */
+  bool adopted = false;
 };
 
 /** What the steps hand to each other during one run. Internal to pipeline/. */
@@ -40,24 +37,35 @@ struct RunState {
   PipelineDeps& deps;
   core::Report& report;
   std::chrono::steady_clock::time_point deadline;
+  std::string runId;
 
   std::optional<database::ResolvedDatabase> resolved;
   std::unique_ptr<database::Database> db;
-  std::optional<ProjectLayout> layout;
-  std::unique_ptr<alembic::AlembicRunner> alembic;
+  /** The one Python process of the run (alembic, env.py, the models, the project's files). */
+  std::unique_ptr<alembic::Driver> driver;
   /** The database alembic works on: a scratch copy or, in place, the app's. */
-  database::ConnectionInfo target;
+  alembic::DriverTarget target;
   std::string scratchName;
+  /** Owns the scratch databases while the run lives; released after they are dropped. */
+  std::unique_ptr<database::ScratchLease> scratchLease;
   /** Further scratch databases (the round trip's reference), dropped with the first. */
   std::vector<std::string> extraScratch;
   std::optional<database::SchemaFingerprint> baseline;
+  /** The history as alembic reads it (heads, branch labels), once a step asked. */
+  std::optional<alembic::HistoryOutcome> history;
   std::optional<GeneratedRevision> revision;
-  /** What env.py and the models say (enums, compare_type, alembic version). */
-  std::optional<alembic::InspectResult> inspect;
+  /** What the models say beyond the file (enums, compare_type). */
+  std::optional<alembic::CompareOutcome> compared;
+  /** env.py's version table (`table` or `schema.table`), from the models step. */
+  std::string versionTable = "alembic_version";
   /** The generated revision was empty: removed, no round trip. */
   bool noChanges = false;
   /** A leg of the round trip failed or the schema was not restored: the file is removed. */
   bool roundTripFailed = false;
+
+  /** The project's files, through the driver. */
+  workspace::Workspace& files() { return driver->files(); }
+  const alembic::DriverInfo& project() const { return driver->info(); }
 
   /** Time left before the run's deadline (at least 1 s, so a command can report it). */
   std::chrono::milliseconds remaining() const;
@@ -78,11 +86,22 @@ StepOutcome failStep(RunState& state, const std::string& conditionType, const st
 /** Adds a finding after scrubbing its text. */
 void addFinding(RunState& state, core::Finding finding);
 
-/** Revision files in the version locations, relative to the workspace root. */
-std::set<std::string> versionFiles(RunState& state);
-/** Ends the step as Failed with alembic's own error (Timeout when it timed out). */
+/**
+ * Ends the step as Failed with alembic's own error: IsolationBreached when the fence refused
+ * a connection, Timeout/Cancelled when the driver was stopped, else `reason` with the line
+ * that says what failed.
+ */
 StepOutcome failAlembic(RunState& state, const char* type, const std::string& reason,
-                        const std::string& what, const alembic::AlembicRun& run);
+                        const std::string& what, const alembic::OpOutcome& outcome);
+/** Ends the step as Failed because the driver is gone (its error says why). */
+StepOutcome failDriver(RunState& state, const char* type, const core::Error& error);
+/** Tables and enum types (with labels) of a schema, for the revision analysis. */
+void fillBaseline(const database::SchemaFingerprint& fp, alembic::AnalysisContext& ctx);
+/** The schema of `dbName` without env.py's version table (its rows differ by design). */
+core::Result<database::SchemaFingerprint> fingerprintOf(RunState& state, const std::string& dbName);
+/** A target for the driver: `connection` and the identity the fence expects of it. */
+core::Result<alembic::DriverTarget> targetFor(RunState& state,
+                                              const database::ConnectionInfo& connection);
 /**
  * Isolates (scratch database unless in place), upgrades the target to head and records its
  * fingerprint as state.baseline. Returns the failure outcome, or nullopt when ready.

@@ -1,10 +1,10 @@
-#include <future>
 #include <regex>
 
 #include "alembic/linters.h"
 #include "alembic/revision_analysis.h"
 #include "core/reasons.h"
 #include "database/drift.h"
+#include "database/live_data.h"
 #include "pipeline/steps.h"
 
 namespace alembic_sidecar::pipeline {
@@ -13,8 +13,10 @@ namespace {
 namespace sev = core::severity;
 namespace code = core::finding;
 
-/** Rows up to this many are counted exactly in the live database. */
-constexpr int64_t kCountLimit = 1'000'000;
+constexpr char kNoChangesAdvice[] =
+    "nothing to migrate. If you expected a change: make sure the model's module is imported "
+    "from env.py, and that compare_type is on for type changes; enum label changes are "
+    "reported separately";
 
 bool compareTypeInEnvPy(const std::string& envPy) {
   static const std::regex kCompareType(R"(compare_type\s*=\s*(True|[A-Za-z_]\w*))");
@@ -48,54 +50,25 @@ std::vector<std::string> enumLabels(const std::string& definition) {
   return labels;
 }
 
-/** Tables and enum types at the previous head, from the scratch baseline fingerprint. */
-void fillBaseline(const database::SchemaFingerprint& fp, alembic::AnalysisContext& ctx) {
-  for (const auto& [object, definition] : fp.objects()) {
-    auto space = object.find(' ');
-    std::string kind = object.substr(0, space);
-    std::string key = object.substr(space + 1);
-    std::string bare = key.rfind("public.", 0) == 0 ? key.substr(7) : key;
-    if (kind == "table") {
-      ctx.existingTables.insert(key);
-      ctx.existingTables.insert(bare);
-    } else if (kind == "enum") {
-      ctx.existingEnums[bare] = enumLabels(definition);
-    }
-  }
-}
-
-/** Live row counts for the tables whose data changes the verdict. */
-void countLiveRows(RunState& state, alembic::AnalysisContext& ctx) {
-  std::set<std::string> tables;
-  for (const auto& op : state.revision->parsed.upgradeOps) {
-    if ((op.op == "add_column" || op.op == "create_index") && !op.table.empty() &&
-        ctx.existingTables.count(op.table)) {
-      tables.insert(op.table);
-    }
-  }
-  const std::string live = state.resolved->connection.database;
-  for (const auto& table : tables) {
-    auto schema = std::string("public");
-    auto dot = table.find('.');
-    std::string name = dot == std::string::npos ? table : table.substr(dot + 1);
-    if (dot != std::string::npos) {
-      schema = table.substr(0, dot);
-    }
-    if (auto rows = state.db->countRows(live, schema, name, kCountLimit)) {
-      ctx.liveRowCounts[table] = *rows;
-    }
-  }
-}
-
-void undefinedNames(RunState& state, alembic::AnalysisContext& ctx,
-                    const core::Result<std::vector<std::pair<int, std::string>>>& names) {
-  if (!names) {
-    addFinding(state, {code::kPyflakesNotInstalled, sev::kInfo,
-                       "undefined names were not checked: " + names.error().message,
-                       "install python3-pyflakes where alembic-sidecar runs", "", 0});
+/** pyflakes in the app's interpreter; where it is not installed, the machine's own. */
+void undefinedNames(RunState& state, alembic::AnalysisContext& ctx) {
+  const auto& rev = *state.revision;
+  auto report = state.driver->pyflakes(rev.text, rev.path);
+  if (report) {
+    ctx.undefinedNames = alembic::parsePyflakes(*report);
     return;
   }
-  ctx.undefinedNames = *names;
+  auto local = alembic::runPyflakes(rev.text);
+  if (!local) {
+    addFinding(state, {code::kPyflakesNotInstalled, sev::kInfo,
+                       "undefined names were not checked: " + report.error().message + "; " +
+                           local.error().message,
+                       "install pyflakes in the app's environment (or python3-pyflakes where "
+                       "alembic-sidecar runs)",
+                       "", 0});
+    return;
+  }
+  ctx.undefinedNames = *local;
 }
 
 /** The alembic range whose offline SQL is this revision's; empty for merges. */
@@ -108,16 +81,20 @@ std::string sqlRange(const alembic::ParsedRevision& parsed) {
 }
 
 /** Lints the revision's offline SQL with squawk. */
-void lintSql(RunState& state, alembic::AnalysisContext& ctx, const std::string& range,
-             const core::Result<alembic::AlembicRun>& sql) {
-  if (!sql || !sql->succeeded()) {
-    addFinding(state, {code::kSquawkNotInstalled, sev::kInfo,
-                       "the SQL of the revision could not be rendered offline (alembic upgrade " +
-                           range + " --sql): " + (sql ? sql->tail(3) : sql.error().message),
-                       "make env.py's run_migrations_offline() work to get SQL lint", "", 0});
+void lintSql(RunState& state, alembic::AnalysisContext& ctx, const std::string& range) {
+  std::string sql;
+  auto rendered = state.driver->offlineSql(range, sql);
+  if (!rendered || !rendered->ok) {
+    addFinding(state, {code::kLintSkipped, sev::kInfo,
+                       "the revision's SQL was not linted: it could not be rendered offline "
+                       "(alembic upgrade " + range + " --sql): " +
+                           (rendered ? rendered->describe(2) : rendered.error().message),
+                       "make env.py's run_migrations_offline() work (alembic --sql mode) to "
+                       "get SQL lint",
+                       state.revision->path, 0});
     return;
   }
-  auto lint = alembic::runSquawk(sql->out);
+  auto lint = alembic::runSquawk(sql);
   if (!lint) {
     addFinding(state, {code::kSquawkNotInstalled, sev::kInfo,
                        "SQL lint skipped: " + lint.error().message,
@@ -133,8 +110,9 @@ void checkDrift(RunState& state) {
     return;
   }
   const std::string live = state.resolved->connection.database;
-  auto liveRevisions = state.db->appliedRevisions(live);
-  auto headRevisions = state.db->appliedRevisions(state.target.database);
+  auto liveRevisions = state.db->appliedRevisions(live, state.versionTable);
+  auto headRevisions =
+      state.db->appliedRevisions(state.target.connection.database, state.versionTable);
   if (!liveRevisions || !headRevisions) {
     return;
   }
@@ -149,7 +127,7 @@ void checkDrift(RunState& state) {
                        "apply the pending migrations (alembic upgrade head) to compare", "", 0});
     return;
   }
-  auto fingerprint = state.db->fingerprint(live);
+  auto fingerprint = fingerprintOf(state, live);
   if (!fingerprint) {
     return;
   }
@@ -159,10 +137,10 @@ void checkDrift(RunState& state) {
 }
 
 void typeComparison(RunState& state) {
-  bool on = state.inspect && state.inspect->compareType
-                ? *state.inspect->compareType
-                : compareTypeInEnvPy(state.layout->envPySource);
-  std::string version = state.inspect ? state.inspect->alembicVersion : std::string{};
+  bool on = state.compared && state.compared->compareType
+                ? *state.compared->compareType
+                : compareTypeInEnvPy(state.project().envPySource);
+  std::string version = state.project().alembicVersion;
   if (on || alembicComparesTypesByDefault(version)) {
     return;
   }
@@ -171,14 +149,38 @@ void typeComparison(RunState& state) {
                          (version.empty() ? std::string("< 1.12") : version) +
                          " does not compare column types by default: type changes in the "
                          "models produce no migration",
-                     "pass compare_type=True to context.configure() in " + state.layout->envPy,
-                     state.layout->envPy, 0});
+                     "pass compare_type=True to context.configure() in " + state.project().envPy,
+                     state.project().envPy, 0});
 }
 
 }  // namespace
 
+void fillBaseline(const database::SchemaFingerprint& fp, alembic::AnalysisContext& ctx) {
+  for (const auto& [object, definition] : fp.objects()) {
+    auto space = object.find(' ');
+    std::string kind = object.substr(0, space);
+    std::string key = object.substr(space + 1);
+    std::string bare = key.rfind("public.", 0) == 0 ? key.substr(7) : key;
+    if (kind == "table") {
+      ctx.existingTables.insert(key);
+      ctx.existingTables.insert(bare);
+    } else if (kind == "enum") {
+      ctx.existingEnums[bare] = enumLabels(definition);
+    }
+  }
+}
+
 StepOutcome validate(RunState& state) {
   const char* type = core::condition::kValidated;
+  if (!state.revision) {
+    // No file at all (env.py dropped the empty revision).
+    addFinding(state, {code::kNoModelChanges, sev::kInfo,
+                       "autogenerate compared the models with the schema at head and found no "
+                       "difference",
+                       kNoChangesAdvice, "", 0});
+    finishStep(state, {type, "True", core::reason::kNoChanges, "no revision to validate"});
+    return StepOutcome::kContinue;
+  }
   auto& rev = *state.revision;
   auto parsed = alembic::parseRevisionFile(rev.text);
   if (!parsed) {
@@ -192,37 +194,18 @@ StepOutcome validate(RunState& state) {
     state.report.operations.push_back(core::Operation{op.op, op.table, op.column, op.name});
   }
 
-  // Three independent interpreter launches run side by side: what the models say beyond the
-  // file (enum labels, compare_type, alembic's version), the revision's offline SQL, and
-  // pyflakes. Findings are added on this thread once they are back.
-  auto python = state.request.pythonCommand.empty()
-                    ? alembic::pythonFor(*state.deps.workspace, state.request.alembic.command)
-                    : state.request.pythonCommand;
-  state.alembic->setTimeout(state.remaining());
-  const std::string range = rev.parsed.empty() ? std::string{} : sqlRange(rev.parsed);
-  auto inspectFuture = std::async(std::launch::async, [&state, &python] {
-    return alembic::runInspect(*state.deps.workspace, python, state.request.alembic.configFile,
-                               state.request.alembic.urlEnvVar, state.target, false,
-                               state.remaining(), state.deps.redactor);
-  });
-  std::future<core::Result<alembic::AlembicRun>> sqlFuture;
-  if (!range.empty()) {
-    sqlFuture = std::async(std::launch::async, [&state, range] {
-      return state.alembic->run({"upgrade", range, "--sql"}, state.target);
-    });
-  }
-  std::future<core::Result<std::vector<std::pair<int, std::string>>>> pyflakesFuture;
-  if (!rev.parsed.empty()) {
-    pyflakesFuture = std::async(std::launch::async,
-                                [&rev] { return alembic::runPyflakes(rev.text); });
-  }
-  auto inspect = inspectFuture.get();
-  if (inspect) {
-    state.inspect = std::move(*inspect);
+  // What the models say beyond the file: native enum labels and compare_type.
+  state.driver->setTimeout(state.remaining());
+  auto compared = state.driver->compare(state.target);
+  if (compared && compared->ok) {
+    state.compared = std::move(*compared);
   } else {
     addFinding(state, {code::kEnumValuesChanged, sev::kWarning,
-                       "enum labels were not compared: " + inspect.error().message,
-                       "pass --python with the interpreter that runs alembic", "", 0});
+                       "enum labels were not compared: " +
+                           (compared ? compared->describe(2) : compared.error().message),
+                       "make env.py work with alembic's EnvironmentContext (it does for "
+                       "`alembic check`-style tools)",
+                       "", 0});
   }
 
   alembic::AnalysisContext ctx;
@@ -233,8 +216,8 @@ StepOutcome validate(RunState& state) {
   if (state.baseline) {
     fillBaseline(*state.baseline, ctx);
   }
-  if (state.inspect) {
-    ctx.modelEnums = state.inspect->enums;
+  if (state.compared) {
+    ctx.modelEnums = state.compared->enums;
   }
   typeComparison(state);
   checkDrift(state);
@@ -245,15 +228,11 @@ StepOutcome validate(RunState& state) {
         (rev.parsed.downRevisions.empty() ? std::string{}
                                           : " (" + rev.parsed.downRevisionText() + ")") +
         " and found no difference";
-    addFinding(state, {code::kNoModelChanges, sev::kInfo, diagnosis,
-                       "nothing to migrate. If you expected a change: make sure the model's "
-                       "module is imported from env.py, and that compare_type is on for type "
-                       "changes; enum label changes are reported separately",
-                       "", 0});
+    addFinding(state, {code::kNoModelChanges, sev::kInfo, diagnosis, kNoChangesAdvice, "", 0});
     for (auto& f : alembic::analyzeRevision(rev.parsed, ctx)) {
       addFinding(state, std::move(f));
     }
-    if (auto removed = state.deps.workspace->removeFile(rev.path); removed) {
+    if (auto removed = state.files().removeFile(rev.path); removed) {
       rev.removed = true;
     }
     state.report.revision.reset();
@@ -262,10 +241,14 @@ StepOutcome validate(RunState& state) {
     return StepOutcome::kContinue;
   }
 
-  countLiveRows(state, ctx);
-  undefinedNames(state, ctx, pyflakesFuture.get());
-  if (sqlFuture.valid()) {
-    lintSql(state, ctx, range, sqlFuture.get());
+  // What the upgrade does to the live database's rows: row counts into ctx, findings out.
+  for (auto& f : database::checkLiveData(*state.db, state.resolved->connection.database,
+                                         rev.parsed, ctx)) {
+    addFinding(state, std::move(f));
+  }
+  undefinedNames(state, ctx);
+  if (const std::string range = sqlRange(rev.parsed); !range.empty()) {
+    lintSql(state, ctx, range);
   }
   for (auto& f : alembic::analyzeRevision(rev.parsed, ctx)) {
     addFinding(state, std::move(f));

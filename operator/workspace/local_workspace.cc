@@ -7,12 +7,14 @@
 
 #include "core/reasons.h"
 #include "workspace/process.h"
+#include "workspace/process_session.h"
 
 namespace alembic_sidecar::workspace {
 
 namespace fs = std::filesystem;
 
-LocalWorkspace::LocalWorkspace(std::string root) {
+LocalWorkspace::LocalWorkspace(std::string root, std::function<bool()> cancelled)
+    : cancelled_(std::move(cancelled)) {
   std::error_code ec;
   fs::path absolute = fs::absolute(root, ec);
   root_ = ec ? root : absolute.lexically_normal().string();
@@ -35,6 +37,7 @@ core::Result<CommandOutput> LocalWorkspace::run(const Command& cmd) {
   spec.cwd = resolve(cmd.cwd);
   spec.stdinData = cmd.stdinData;
   spec.timeout = cmd.timeout;
+  spec.cancelled = cancelled_;
   auto result = runProcess(spec);
   if (!result) {
     return result.error();
@@ -45,6 +48,14 @@ core::Result<CommandOutput> LocalWorkspace::run(const Command& cmd) {
   out.out = std::move(result->out);
   out.err = std::move(result->err);
   return out;
+}
+
+core::Result<std::unique_ptr<Session>> LocalWorkspace::start(const Command& cmd) {
+  ProcessSpec spec;
+  spec.argv = cmd.argv;
+  spec.env = cmd.env;
+  spec.cwd = resolve(cmd.cwd);
+  return startProcessSession(spec);
 }
 
 core::Result<std::string> LocalWorkspace::readFile(const std::string& path) {

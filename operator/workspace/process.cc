@@ -15,10 +15,18 @@
 #include <thread>
 
 #include "core/reasons.h"
-
-extern char** environ;
+#include "workspace/child_process.h"
 
 namespace alembic_sidecar::workspace {
+using child::buildImage;
+using child::checkExecFailure;
+using child::decodeStatus;
+using child::execChild;
+using child::Fd;
+using child::ignoreSigpipeOnce;
+using child::killGroup;
+using child::makePipe;
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -26,172 +34,6 @@ constexpr auto kKillGrace = std::chrono::seconds(2);
 // After the direct child exits, a grandchild may still hold the pipes open (a daemon it
 // started); stop reading once nothing has arrived for this long.
 constexpr auto kDrainAfterExit = std::chrono::milliseconds(200);
-
-/** Owns a file descriptor. */
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(other.release()) {}
-  Fd& operator=(Fd&& other) noexcept {
-    reset(other.release());
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-
-  int get() const { return fd_; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) {
-      ::close(fd_);
-    }
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-struct Pipe {
-  Fd read;
-  Fd write;
-};
-
-core::Result<Pipe> makePipe() {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    return core::Error::retryable(core::reason::kInternalError,
-                                  std::string("pipe2 failed: ") + strerror(errno));
-  }
-  return Pipe{Fd(fds[0]), Fd(fds[1])};
-}
-
-/** argv/envp as the C arrays execve wants; the strings are owned here. */
-struct ExecImage {
-  std::string path;
-  std::vector<std::string> argvStore;
-  std::vector<std::string> envStore;
-  std::vector<char*> argv;
-  std::vector<char*> envp;
-};
-
-core::Result<ExecImage> buildImage(const ProcessSpec& spec) {
-  if (spec.argv.empty() || spec.argv.front().empty()) {
-    return core::Error::terminal(core::reason::kInternalError, "empty command line");
-  }
-  std::map<std::string, std::string> env;
-  if (!spec.clearEnv) {
-    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-      std::string entry(*e);
-      auto eq = entry.find('=');
-      if (eq != std::string::npos) {
-        env[entry.substr(0, eq)] = entry.substr(eq + 1);
-      }
-    }
-  }
-  for (const auto& [k, v] : spec.env) {
-    env[k] = v;
-  }
-  std::string searchPath = env.count("PATH") ? env["PATH"] : "/usr/local/bin:/usr/bin:/bin";
-  auto path = findExecutable(spec.argv.front(), searchPath);
-  if (!path) {
-    return core::Error::terminal(core::reason::kWorkspaceUnavailable,
-                                 "executable not found: " + spec.argv.front());
-  }
-  ExecImage image;
-  image.path = *path;
-  image.argvStore = spec.argv;
-  for (const auto& [k, v] : env) {
-    image.envStore.push_back(k + "=" + v);
-  }
-  for (auto& s : image.argvStore) {
-    image.argv.push_back(s.data());
-  }
-  image.argv.push_back(nullptr);
-  for (auto& s : image.envStore) {
-    image.envp.push_back(s.data());
-  }
-  image.envp.push_back(nullptr);
-  return image;
-}
-
-/** In the child after fork: only async-signal-safe calls. Never returns. */
-[[noreturn]] void execChild(const ExecImage& image, const ProcessSpec& spec, int errorFd) {
-  auto fail = [errorFd](int code) {
-    int err = errno;
-    int payload[2] = {code, err};
-    ssize_t ignored = ::write(errorFd, payload, sizeof(payload));
-    (void)ignored;
-    ::_exit(127);
-  };
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::signal(SIGPIPE, SIG_DFL);
-  if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) {
-    fail(1);
-  }
-  if (spec.gid && ::getuid() == 0) {
-    if (::setgroups(0, nullptr) != 0 || ::setgid(*spec.gid) != 0) {
-      fail(2);
-    }
-  }
-  if (spec.uid && ::getuid() == 0 && ::setuid(*spec.uid) != 0) {
-    fail(3);
-  }
-  ::execve(image.path.c_str(), image.argv.data(), image.envp.data());
-  fail(4);
-  ::_exit(127);
-}
-
-std::string describeExecFailure(int code, int err, const ProcessSpec& spec) {
-  const char* what = code == 1   ? "cannot enter working directory "
-                     : code == 4 ? "cannot execute "
-                     : code == 5 ? "cannot open the log file for "
-                                 : "cannot switch user for ";
-  std::string subject = code == 1 ? spec.cwd : spec.argv.front();
-  return std::string(what) + subject + ": " + strerror(err);
-}
-
-/** Reads the child's exec-failure report; returns an error if exec failed. */
-core::Status checkExecFailure(Fd& errorRead, const ProcessSpec& spec) {
-  int payload[2] = {0, 0};
-  ssize_t n;
-  do {
-    n = ::read(errorRead.get(), payload, sizeof(payload));
-  } while (n < 0 && errno == EINTR);
-  if (n == static_cast<ssize_t>(sizeof(payload))) {
-    return core::Error::terminal(core::reason::kWorkspaceUnavailable,
-                                 describeExecFailure(payload[0], payload[1], spec));
-  }
-  return {};
-}
-
-void ignoreSigpipeOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { ::signal(SIGPIPE, SIG_IGN); });
-}
-
-int decodeStatus(int status) {
-  if (WIFEXITED(status)) {
-    return WEXITSTATUS(status);
-  }
-  if (WIFSIGNALED(status)) {
-    return 128 + WTERMSIG(status);
-  }
-  return -1;
-}
-
-void killGroup(pid_t pid, int sig) {
-  ::kill(-pid, sig);
-  ::kill(pid, sig);
-}
 
 }  // namespace
 
@@ -220,6 +62,10 @@ std::optional<std::string> findExecutable(const std::string& name, const std::st
 
 core::Result<ProcessResult> runProcess(const ProcessSpec& spec) {
   ignoreSigpipeOnce();
+  if (spec.cancelled && spec.cancelled()) {
+    return core::Error::terminal(core::reason::kCancelled,
+                                 "cancelled before " + spec.argv.front() + " started");
+  }
   auto image = buildImage(spec);
   if (!image) {
     return image.error();
@@ -242,7 +88,7 @@ core::Result<ProcessResult> runProcess(const ProcessSpec& spec) {
     ::dup2(in->read.get(), STDIN_FILENO);
     ::dup2(out->write.get(), STDOUT_FILENO);
     ::dup2(err->write.get(), STDERR_FILENO);
-    execChild(*image, spec, errorPipe->write.get());
+    execChild(*image, spec, errorPipe->write.get(), /*dieWithParent=*/true);
   }
   ::setpgid(pid, pid);  // also from the parent, so killGroup works without a race
   in->read.reset();
@@ -294,6 +140,10 @@ core::Result<ProcessResult> runProcess(const ProcessSpec& spec) {
       result.timedOut = true;
       break;
     }
+    if (!exited && spec.cancelled && spec.cancelled()) {
+      result.cancelled = true;
+      break;
+    }
     std::vector<pollfd> fds;
     if (stdinFd.get() >= 0) {
       fds.push_back({stdinFd.get(), POLLOUT, 0});
@@ -335,7 +185,7 @@ core::Result<ProcessResult> runProcess(const ProcessSpec& spec) {
   }
 
   if (!exited) {
-    if (result.timedOut) {
+    if (result.timedOut || result.cancelled) {
       killGroup(pid, SIGTERM);
       const auto killDeadline = Clock::now() + kKillGrace;
       while (Clock::now() < killDeadline && ::waitpid(pid, &waitStatus, WNOHANG) != pid) {
@@ -394,7 +244,7 @@ core::Result<pid_t> spawnDetached(const ProcessSpec& spec, const std::string& lo
     ::dup2(devnull, STDIN_FILENO);
     ::dup2(log, STDOUT_FILENO);
     ::dup2(log, STDERR_FILENO);
-    execChild(*image, spec, errorPipe->write.get());
+    execChild(*image, spec, errorPipe->write.get(), /*dieWithParent=*/false);
   }
   pidPipe->write.reset();
   errorPipe->write.reset();

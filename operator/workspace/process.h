@@ -3,6 +3,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -26,11 +27,20 @@ struct ProcessSpec {
   std::optional<gid_t> gid;
   /** Bytes kept per output stream; the rest is dropped and `truncated` is set. */
   size_t maxOutputBytes = 64 * 1024 * 1024;
+  /**
+   * Cancellation hook, polled before the child starts and about every 50 ms while it runs.
+   * Once it returns true the child's whole process group is stopped (SIGTERM, SIGKILL after
+   * a grace period of 2 s) and runProcess returns with `cancelled` set. Called on the
+   * caller's thread; must be cheap (e.g. read an atomic flag). Empty: never cancelled.
+   */
+  std::function<bool()> cancelled;
 };
 
 struct ProcessResult {
   int exitCode = -1;  // 128 + signal when killed by a signal
   bool timedOut = false;
+  /** The cancellation hook fired: the process group was stopped (exitCode says how). */
+  bool cancelled = false;
   bool truncated = false;
   std::string out;
   std::string err;
@@ -38,9 +48,10 @@ struct ProcessResult {
 
 /**
  * Runs the process to completion, feeding stdinData and collecting both output streams.
- * The child gets its own process group; on timeout the whole group is terminated
- * (SIGTERM, then SIGKILL after a grace period). Returns an error only when the process
- * could not be started (e.g. executable not found: reason WorkspaceUnavailable).
+ * The child gets its own process group; on timeout or cancellation the whole group is
+ * terminated (SIGTERM, then SIGKILL after a grace period). Returns an error only when the
+ * process could not be started (e.g. executable not found: reason WorkspaceUnavailable; the
+ * hook had already fired: reason Cancelled).
  */
 core::Result<ProcessResult> runProcess(const ProcessSpec& spec);
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/reasons.h"
+
 namespace alembic_sidecar::workspace {
 namespace {
 
@@ -40,6 +42,12 @@ core::Result<FileMap> Workspace::readTree(const std::string& dir, const TreeOpti
   size_t bytes = 0;
   walk(*this, dir, 0, options, bytes, out);
   return out;
+}
+
+core::Result<std::unique_ptr<Session>> Workspace::start(const Command& cmd) {
+  return core::Error::terminal(core::reason::kWorkspaceUnavailable,
+                               describe() + " cannot run a long-lived command (" +
+                                   (cmd.argv.empty() ? std::string("?") : cmd.argv.front()) + ")");
 }
 
 }  // namespace alembic_sidecar::workspace

@@ -2,10 +2,12 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/result.h"
+#include "workspace/session.h"
 
 namespace alembic_sidecar::workspace {
 
@@ -71,6 +73,12 @@ class Workspace {
    * listDir/readFile; a remote workspace overrides it to make one round trip.
    */
   virtual core::Result<FileMap> readTree(const std::string& dir, const TreeOptions& options);
+  /**
+   * Starts argv as a long-lived session (stdin/stdout stay open); `cmd.env` and `cmd.cwd`
+   * apply where the workspace supports them, `cmd.timeout` does not (the caller bounds
+   * each exchange). The default says sessions are not supported.
+   */
+  virtual core::Result<std::unique_ptr<Session>> start(const Command& cmd);
   /** The project directory, as the workspace sees it. */
   virtual std::string root() const = 0;
   /** A short description for messages, e.g. "local /src/app" or "pod ns/app-1 container app". */

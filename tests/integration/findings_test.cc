@@ -80,7 +80,7 @@ class FindingsTest : public ::testing::Test {
 
 constexpr char kTeamHeadquarters[] = "    headquarters: Optional[str] = None\n";
 
-TEST_F(FindingsTest, SafeChanges_NullableColumnAndNewTable_RaiseNoEscalation) {
+TEST_F(FindingsTest, SafeChanges_NewTableNullableColumnIndex_NoWarningsTheAuthorCannotActOn) {
   app_.applyChange("user_add_phone");
   app_.write("fastapi_template/models/tag.py",
              "from typing import Optional\n\nfrom sqlmodel import Field, SQLModel\n\n\n"
@@ -89,18 +89,45 @@ TEST_F(FindingsTest, SafeChanges_NullableColumnAndNewTable_RaiseNoEscalation) {
              "    label: str = Field(max_length=50)\n");
   app_.replace("fastapi_template/models/__init__.py", "from fastapi_template.models.team",
                "from fastapi_template.models.tag import Tag\nfrom fastapi_template.models.team");
+  app_.replace("fastapi_template/models/item.py", "title: str = Field(max_length=200)",
+               "title: str = Field(max_length=200, index=True)");
   upgradeLiveDatabase();
   execSql(db_.database, "INSERT INTO team (name) VALUES ('core')");
 
-  auto result = revision("phone and tags");
+  auto result = revision("phone, tags and a title index");
 
   ASSERT_EQ(result.exitCode, 0) << result.err << result.out;
   auto report = result.json();
   EXPECT_EQ(report["phase"], "Succeeded");
   EXPECT_THAT(escalations(report), IsEmpty()) << report.dump(2);
-  // squawk ran: its advice is a warning, never an escalation.
-  EXPECT_FALSE(finding(report, "LintPreferTextField").is_null()) << report.dump(2);
-  EXPECT_EQ(finding(report, "LintPreferTextField")["severity"], "warning");
+  for (const auto& f : report["findings"]) {
+    EXPECT_NE(f["severity"], "warning") << f.dump();
+  }
+  // squawk ran: its lock rule on the (empty) live item table is information.
+  auto lint = finding(report, "LintRequireConcurrentIndexCreation");
+  ASSERT_FALSE(lint.is_null()) << report.dump(2);
+  EXPECT_EQ(lint["severity"], "info");
+  EXPECT_THAT(lint["message"].get<std::string>(), HasSubstr("item has 0 row(s)"));
+  EXPECT_TRUE(finding(report, "LintPreferTextField").is_null());
+  EXPECT_TRUE(finding(report, "LintPreferIdentity").is_null());
+}
+
+TEST_F(FindingsTest, LintExclude_EmptyBringsTheDefaultOffRulesBack) {
+  app_.applyChange("user_add_phone");
+  auto result = revision("add phone", {}, {{"ALEMBIC_SIDECAR_LINT_EXCLUDE", ""}});
+  ASSERT_EQ(result.exitCode, 0) << result.out;
+  EXPECT_EQ(finding(result.json(), "LintPreferTextField")["severity"], "warning");
+  EXPECT_EQ(finding(result.json(), "LintRequireLockTimeout")["severity"], "warning");
+}
+
+TEST_F(FindingsTest, LintExclude_UnknownRuleSaysTheLintDidNotRun) {
+  app_.applyChange("user_add_phone");
+  auto result = revision("add phone", {}, {{"ALEMBIC_SIDECAR_LINT_EXCLUDE", "default,no-such-rule"}});
+  ASSERT_EQ(result.exitCode, 0) << result.out;
+  auto f = finding(result.json(), "SquawkNotInstalled");
+  ASSERT_FALSE(f.is_null()) << result.out;
+  EXPECT_EQ(f["severity"], "info");
+  EXPECT_THAT(f["message"].get<std::string>(), HasSubstr("no-such-rule"));
 }
 
 TEST_F(FindingsTest, ProbableRename_AddPlusDropOnOneTable) {

@@ -42,6 +42,9 @@ def parse_args(argv=None):
                    help="how many events the watch history keeps")
     p.add_argument("--bookmark-interval", type=float, default=1.0,
                    help="seconds between BOOKMARK events on watches that allow them")
+    p.add_argument("--future-rv-wait", type=float, default=3.0,
+                   help="seconds a watch from a resourceVersion the server has not reached waits "
+                        "for it before 504 'Too large resource version' (the watch cache: 3)")
     p.add_argument("--crd", action="append", default=[], help="CustomResourceDefinition YAML file")
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return p.parse_args(argv)

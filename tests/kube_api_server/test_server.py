@@ -231,6 +231,31 @@ class TestTLSAndAuth(ApiTest):
         code, js, _ = await self.req("GET", SECRETS.format(ns=n), token="limited-1")
         self.assertEqual(code, 401)
 
+    async def test_self_subject_access_review_answers_from_the_callers_rules(self):
+        n = ns()
+        await self.ok("POST", "/_test/tokens", {"token": "ssar-1", "user": "sidecar", "rules": [
+            {"apiGroups": ["alembic.sidecar.dev"], "resources": ["migrationruns/status"],
+             "verbs": ["get"]}]})
+        path = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+        attrs = {"namespace": n, "verb": "patch", "group": "alembic.sidecar.dev",
+                 "resource": "migrationruns", "subresource": "status"}
+        body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                "spec": {"resourceAttributes": attrs}}
+        js = await self.ok("POST", path, body, token="ssar-1", expect=201)
+        self.assertEqual(js["kind"], "SelfSubjectAccessReview")
+        self.assertEqual(js["status"], {"allowed": False})
+        self.assertEqual(js["spec"]["resourceAttributes"], attrs)
+        js = await self.ok("POST", path, {**body, "spec": {"resourceAttributes": {**attrs, "verb": "get"}}},
+                           token="ssar-1", expect=201)
+        self.assertTrue(js["status"]["allowed"])
+        js = await self.ok("POST", path, body, expect=201)   # the admin may do everything
+        self.assertTrue(js["status"]["allowed"])
+        code, js, _ = await self.req("POST", path, {"spec": {}}, token="ssar-1")
+        self.assertEqual(code, 422)
+        code, _, _ = await self.req("POST", path, body, token="nope")
+        self.assertEqual(code, 401)
+        await self.ok("DELETE", "/_test/tokens/ssar-1")
+
     async def test_request_log_never_holds_tokens(self):
         await self.ok("DELETE", "/_test/requests")
         n = ns()
@@ -549,6 +574,29 @@ class TestWatch(ApiTest):
             proc.stdout.close()
             shutil.rmtree(d, ignore_errors=True)
 
+    async def test_too_large_resource_version_waits_then_504(self):
+        n = ns()
+        rv = int((await self.ok("GET", CM.format(ns=n)))["metadata"]["resourceVersion"])
+        t0 = time.monotonic()
+        code, js, h = await self.req("GET", CM.format(ns=n),
+                                     params={"watch": "1", "resourceVersion": str(rv + 1000)})
+        self.assertEqual(code, 504)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.4)
+        self.assertStatus(js, 504, "Timeout")
+        self.assertEqual(js["message"], f"Too large resource version: {rv + 1000}, current: {rv}")
+        self.assertEqual(js["details"]["causes"][0]["reason"], "ResourceVersionTooLarge")
+        self.assertEqual(h.get("Retry-After"), "1")
+
+        # Reached while waiting: the watch is served.
+        async def create_soon():
+            await asyncio.sleep(0.1)
+            await self.ok("POST", CM.format(ns=n), {"metadata": {"name": "soon"}}, expect=201)
+        t = asyncio.ensure_future(create_soon())
+        events, err = await self.watch_lines(CM.format(ns=n), {"watch": "1", "resourceVersion": str(rv + 1),
+                                                                "timeoutSeconds": "1"})
+        await t
+        self.assertIsNone(err)
+
     async def test_too_old_resource_version_after_compact(self):
         n = ns()
         r = await self.mr(n, "old")
@@ -630,10 +678,39 @@ class TestFaults(ApiTest):
         await self.ok("POST", "/_test/faults", {"faults": [
             {"match": {"path": f"/namespaces/{n}/configmaps", "watch": True}, "dropWatchAfterSeconds": 0.3}]})
         t0 = time.monotonic()
-        events, err = await self.watch_lines(CM.format(ns=n), {"watch": "1", "resourceVersion": "999999",
+        current = (await self.ok("GET", CM.format(ns=n)))["metadata"]["resourceVersion"]
+        events, err = await self.watch_lines(CM.format(ns=n), {"watch": "1", "resourceVersion": current,
                                                                 "timeoutSeconds": "5"})
         self.assertLess(time.monotonic() - t0, 2)
         self.assertIsInstance(err, aiohttp.ClientPayloadError)
+
+
+    async def test_swallowed_watch_events_are_lost_without_ending_the_stream(self):
+        n = ns()
+        await self.ok("POST", "/_test/faults", {"faults": [
+            {"match": {"path": f"/namespaces/{n}/configmaps", "watch": True},
+             "swallowWatchEvents": 1}]})
+        got = []
+
+        async def watcher():
+            ev, err = await self.watch_lines(CM.format(ns=n), {"watch": "1", "timeoutSeconds": "3"},
+                                             max_events=2)
+            got.extend(ev)
+            self.assertIsNone(err)
+        t = asyncio.ensure_future(watcher())
+        await self.wait_for_watch(n)
+        for i in range(3):
+            await self.ok("POST", CM.format(ns=n), {"metadata": {"name": f"s{i}"}}, expect=201)
+        await t
+        self.assertEqual([e["object"]["metadata"]["name"] for e in got], ["s1", "s2"])
+
+    async def wait_for_watch(self, namespace):
+        for _ in range(100):
+            st = await self.ok("GET", "/_test/state")
+            if any(w["namespace"] == namespace for w in st["watches"]):
+                return
+            await asyncio.sleep(0.02)
+        self.fail("watch did not start")
 
 
 # ---------------------------------------------------------------------------

@@ -130,13 +130,17 @@ class GithubActionsTest(unittest.TestCase):
                                 {"CHECK_DATABASE_URL": "postgresql+asyncpg://a:b@postgres:5432/app"}),
                                ("check-cluster", "alembic-sidecar request", {"NAMESPACE": "ns"})):
             (step,) = self.steps_with(job, text)
-            for code, expected in ((0, 0), (1, 1), (3, 3), (2, 2)):
+            for code, expected in ((0, 0), (1, 1), (3, 3), (2, 2), (4, 4)):
                 with self.subTest(job=job, exit_code=code):
                     res, calls = fake.run(step["run"], code, env)
                     self.assertEqual(res.returncode, expected, res.stdout + res.stderr)
                     self.assertEqual(len(calls), 1)
                     if code in (1, 3):
                         self.assertIn("::error", res.stdout)
+                    if code == 4 and job == "check-cluster":
+                        # not "MigrationRun Failed": no run was judged
+                        self.assertIn("could not talk to the Kubernetes API", res.stdout)
+                        self.assertNotIn("MigrationRun Failed", res.stdout)
 
     def test_reports_are_kept_even_on_failure(self):
         for name, job in self.jobs.items():
@@ -184,13 +188,16 @@ class GitlabCiTest(unittest.TestCase):
     def test_exit_codes_fail_the_pipeline(self):
         fake = FakeRun(self)
         for job in ("migrations:check", "migrations:check-cluster"):
-            for code in (0, 1, 2, 3):
+            for code in (0, 1, 2, 3, 4):
                 with self.subTest(job=job, exit_code=code):
                     res, calls = fake.run(self.script(job), code, {
                         "CHECK_DATABASE_URL": "postgresql+asyncpg://a:b@postgres:5432/app",
                         "MIGRATIONS_NAMESPACE": "ns"})
                     self.assertEqual(res.returncode, code, res.stdout + res.stderr)
                     self.assertEqual(len(calls), 1)
+                    if code == 4 and job == "migrations:check-cluster":
+                        self.assertIn("could not talk to the Kubernetes API", res.stdout)
+                        self.assertNotIn("FAILED", res.stdout)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,10 @@ std::string ExampleApp::fixturesDir() {
   return std::string(ALEMBIC_SIDECAR_SOURCE_DIR) + "/tests/fixtures";
 }
 
-ExampleApp::ExampleApp() : temp_("example-app") {
+ExampleApp::ExampleApp(const std::string& fixture, std::string versionsDir)
+    : temp_("example-app"), versionsDir_(std::move(versionsDir)) {
   dir_ = (temp_.path() / "app").string();
-  fs::copy(fixturesDir() + "/example_app", dir_, fs::copy_options::recursive);
+  fs::copy(fixturesDir() + "/" + fixture, dir_, fs::copy_options::recursive);
 }
 
 void ExampleApp::applyChange(const std::string& name) {
@@ -50,9 +51,21 @@ void ExampleApp::replace(const std::string& relativePath, const std::string& fro
 
 std::vector<std::string> ExampleApp::versionFiles() const {
   std::vector<std::string> files;
-  for (const auto& entry : fs::directory_iterator(fs::path(dir_) / "migrations" / "versions")) {
+  for (const auto& entry : fs::directory_iterator(fs::path(dir_) / versionsDir_)) {
     if (entry.path().extension() == ".py") {
       files.push_back(entry.path().filename().string());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::vector<std::string> ExampleApp::allFiles() const {
+  std::vector<std::string> files;
+  for (const auto& entry : fs::recursive_directory_iterator(dir_)) {
+    std::string rel = fs::relative(entry.path(), dir_).string();
+    if (entry.is_regular_file() && rel.find("__pycache__") == std::string::npos) {
+      files.push_back(rel);
     }
   }
   std::sort(files.begin(), files.end());

@@ -7,10 +7,11 @@
 
 namespace alembic_sidecar::testing {
 
-/** A private copy of tests/fixtures/example_app that a test may change freely. */
+/** A private copy of a fixture app (default tests/fixtures/example_app) to change freely. */
 class ExampleApp {
  public:
-  ExampleApp();
+  explicit ExampleApp(const std::string& fixture = "example_app",
+                      std::string versionsDir = "migrations/versions");
 
   const std::string& dir() const { return dir_; }
   /** Copies tests/fixtures/changes/<name>/ over the app. */
@@ -19,14 +20,17 @@ class ExampleApp {
   std::string read(const std::string& relativePath) const;
   /** Replaces the first occurrence of `from` in the file; fails the test if absent. */
   void replace(const std::string& relativePath, const std::string& from, const std::string& to);
-  /** Revision files in migrations/versions, sorted. */
+  /** Revision files in the versions directory, sorted. */
   std::vector<std::string> versionFiles() const;
+  /** Every file under the app (relative paths), sorted: to prove nothing else appeared. */
+  std::vector<std::string> allFiles() const;
 
   static std::string fixturesDir();
 
  private:
   TempDir temp_;
   std::string dir_;
+  std::string versionsDir_;
 };
 
 }  // namespace alembic_sidecar::testing

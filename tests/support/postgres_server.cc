@@ -8,8 +8,10 @@
 #include <mutex>
 #include <pqxx/pqxx>
 #include <random>
+#include <sstream>
 
 #include "database/pg_database.h"
+#include "workspace/process.h"
 
 namespace alembic_sidecar::testing {
 namespace {
@@ -77,7 +79,8 @@ void execSql(const std::string& dbName, const std::string& sql) {
 database::ConnectionInfo createTestDatabase(const std::string& prefix) {
   std::string name = prefix + "_" + randomName();
   execSql("postgres", "CREATE DATABASE " + name);
-  return testServer().connection().withDatabase(name);
+  // The example app's engine is async: tests hand its URL to alembic as the app would.
+  return testServer().connection().withDatabase(name).withScheme("postgresql+asyncpg");
 }
 
 std::vector<std::string> databasesWithPrefix(const std::string& prefix) {
@@ -89,6 +92,42 @@ std::vector<std::string> databasesWithPrefix(const std::string& prefix) {
     return {};
   }
   return *names;
+}
+
+DatabaseSnapshot snapshotDatabase(const std::string& dbName) {
+  DatabaseSnapshot snap;
+  const auto& server = testServer();
+  workspace::ProcessSpec dump;
+  dump.argv = {server.binDir + "/pg_dump", "--schema-only", "--no-owner", "-h", "127.0.0.1",
+               "-p", std::to_string(server.port), "-U", server.user, dbName};
+  dump.env = {{"PGPASSWORD", server.password}};
+  auto result = workspace::runProcess(dump);
+  if (!result || result->exitCode != 0) {
+    ADD_FAILURE() << "pg_dump failed: " << (result ? result->err : result.error().message);
+    return snap;
+  }
+  // pg_dump brackets its output with a random \restrict key (PostgreSQL 15.14+): not schema.
+  std::istringstream lines(result->out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("\\restrict ", 0) != 0 && line.rfind("\\unrestrict ", 0) != 0) {
+      snap.schemaDump += line + "\n";
+    }
+  }
+  pqxx::connection conn{server.connection().withDatabase(dbName).libpqConninfo()};
+  pqxx::nontransaction tx{conn};
+  for (const auto& row : tx.exec(
+           "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables "
+           "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1")) {
+    auto table = row[0].as<std::string>();
+    snap.rowCounts[table] = tx.exec("SELECT count(*) FROM " + table)[0][0].as<int64_t>();
+  }
+  auto exists = tx.exec("SELECT to_regclass('alembic_version') IS NOT NULL");
+  if (exists[0][0].as<bool>()) {
+    for (const auto& row : tx.exec("SELECT version_num FROM alembic_version ORDER BY 1")) {
+      snap.versions += (snap.versions.empty() ? "" : ",") + row[0].as<std::string>();
+    }
+  }
+  return snap;
 }
 
 }  // namespace alembic_sidecar::testing

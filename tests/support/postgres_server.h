@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -23,6 +25,18 @@ void execSql(const std::string& dbName, const std::string& sql);
 
 /** Names of the databases on the test server starting with `prefix`. */
 std::vector<std::string> databasesWithPrefix(const std::string& prefix);
+
+/** What a test proves untouched: the schema dump and every table's row count. */
+struct DatabaseSnapshot {
+  std::string schemaDump;  // pg_dump --schema-only
+  std::map<std::string, int64_t> rowCounts;  // schema.table -> rows
+  std::string versions;    // alembic_version rows, comma-separated
+
+  bool operator==(const DatabaseSnapshot&) const = default;
+};
+
+/** Dumps the schema (pg_dump --schema-only) and counts the rows of every table. */
+DatabaseSnapshot snapshotDatabase(const std::string& dbName);
 
 /** A random lowercase alphanumeric string. */
 std::string randomName(size_t length = 8);

@@ -130,7 +130,9 @@ TEST_F(Discovery, SpecUrlFromSecret) {
   spec.urlFrom = SecretKeyRef{"app-db", "uri"};
   auto resolved = resolve(spec);
   expectConnects(resolved, role, "secret/app-db");
-  EXPECT_EQ(resolved->connection.scheme, "postgresql+asyncpg");
+  // No driver in the URL and none in the spec: the run picks it from the app.
+  EXPECT_EQ(resolved->connection.scheme, "postgresql");
+  EXPECT_FALSE(resolved->schemeChosen);
 }
 
 TEST_F(Discovery, SpecExplicitFieldsWithPasswordFrom) {

@@ -131,6 +131,7 @@ class ApiServer:
         self.exec_protocols = ["v5.channel.k8s.io", "v4.channel.k8s.io"]
         self.exec_root = args.exec_root
         self.bookmark_interval = args.bookmark_interval
+        self.future_rv_wait = getattr(args, "future_rv_wait", 3.0)
         self.processes = set()
         self.port = None
         self.host = args.host
@@ -289,6 +290,9 @@ class ApiServer:
             rest = parts[3:]
         if not rest:
             return self.discovery_resources(group, version)
+        if group == "authorization.k8s.io" and version == "v1" and \
+                rest == ["selfsubjectaccessreviews"]:
+            return await self.self_subject_access_review(request)
         watch_prefix = False
         if rest[0] == "watch":
             watch_prefix = True
@@ -367,6 +371,35 @@ class ApiServer:
         gv = f"{group}/{version}" if group else version
         return json_response({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv,
                               "resources": resources})
+
+    # -------------------------------------------------------- access reviews
+    async def self_subject_access_review(self, request):
+        """POST selfsubjectaccessreviews: what the caller's own rules allow (any user may ask)."""
+        if request.method != "POST":
+            raise st.method_not_allowed(request.method)
+        try:
+            body = json.loads(await request.read() or b"{}")
+        except ValueError:
+            raise st.bad_request("the body is not JSON")
+        spec = body.get("spec") if isinstance(body, dict) else None
+        attrs = (spec or {}).get("resourceAttributes")
+        if not isinstance(attrs, dict) or not attrs.get("verb"):
+            raise st.ApiError(422, "Invalid",
+                              'SelfSubjectAccessReview.authorization.k8s.io "" is invalid: '
+                              'spec.resourceAttributes: Required value: exactly one of '
+                              'nonResourceAttributes or resourceAttributes must be specified')
+        user = request["user"]
+        allowed = Auth.allowed(user, attrs.get("verb", ""), attrs.get("group", ""),
+                               attrs.get("resource", ""), attrs.get("subresource") or None,
+                               attrs.get("namespace", ""), attrs.get("name") or None)
+        status = {"allowed": allowed}
+        if allowed:
+            status["reason"] = ("allowed by the test server's rules for user "
+                                f'"{user.name}"')
+        return json_response({"kind": "SelfSubjectAccessReview",
+                              "apiVersion": "authorization.k8s.io/v1",
+                              "metadata": {"creationTimestamp": None},
+                              "spec": spec, "status": status}, 201)
 
     # ------------------------------------------------------------ resources
     def authorize(self, user, verb, res, sub, ns, name):
@@ -899,6 +932,21 @@ class ApiServer:
                                      f'non-negative integer')
         else:
             start_rv = None
+        if start_rv is not None and not send_initial and not fault and start_rv > self.store.rv:
+            # As the watch cache: wait a little for a resourceVersion not reached yet, then 504
+            # (a client resuming after the server lost its history must relist). An injected
+            # watch fault takes precedence.
+            deadline = time.monotonic() + self.future_rv_wait
+            while self.store.rv < start_rv and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            if self.store.rv < start_rv:
+                raise st.ApiError(
+                    504, "Timeout",
+                    f"Too large resource version: {start_rv}, current: {self.store.rv}",
+                    {"causes": [{"reason": "ResourceVersionTooLarge",
+                                 "message": "Too large resource version"}],
+                     "retryAfterSeconds": 1},
+                    headers={"Retry-After": "1"})
         if start_rv is None or send_initial:
             for o in self.store.items(res.skey, ctx.ns):
                 if watcher.matches(o):
@@ -943,6 +991,7 @@ class ApiServer:
                                                    f"({self.store.rv})"))
                 await resp.write_eof()
                 return resp
+            swallow = int(fault.get("swallowWatchEvents") or 0)
             drop_after = fault.get("dropWatchAfterEvents")
             drop_at = (time.monotonic() + float(fault["dropWatchAfterSeconds"])
                        if fault.get("dropWatchAfterSeconds") is not None else None)
@@ -988,6 +1037,9 @@ class ApiServer:
                 if item is None:
                     break
                 etype, obj = item
+                if swallow > 0:
+                    swallow -= 1   # lost on the way: the stream goes on as if it never happened
+                    continue
                 await send_obj(etype, obj)
                 sent += 1
                 if drop_after is not None and sent >= int(drop_after):

@@ -1,7 +1,8 @@
 """Fault injection rules (POST /_test/faults)."""
 import re
 
-WATCH_ONLY = ("dropWatchAfterEvents", "dropWatchAfterSeconds", "watchErrorGone")
+WATCH_ONLY = ("dropWatchAfterEvents", "dropWatchAfterSeconds", "watchErrorGone",
+              "swallowWatchEvents")
 ACTIONS = ("status", "delay") + WATCH_ONLY
 
 

@@ -26,6 +26,27 @@ TEST(Squawk, ToleratesNullsAndFindsTheStatement) {
   EXPECT_EQ(results[0].statement, "ALTER TABLE team DROP COLUMN headquarters;");
 }
 
+TEST(LintExcludes, DefaultLeavesOutTheRulesEveryStatementTrips) {
+  auto rules = lintExcludes(nullptr);
+  for (const char* rule : {"prefer-robust-stmts", "require-lock-timeout",
+                           "require-statement-timeout", "transaction-nesting",
+                           "prefer-bigint-over-int", "prefer-bigint-over-smallint",
+                           "prefer-identity", "prefer-text-field"}) {
+    EXPECT_THAT(rules, ::testing::Contains(rule));
+  }
+  EXPECT_THAT(rules, ::testing::Not(::testing::Contains("require-concurrent-index-creation")));
+  EXPECT_THAT(rules, ::testing::Not(::testing::Contains("ban-drop-column")));
+}
+
+TEST(LintExcludes, TheVariableReplacesOrExtendsTheDefault) {
+  EXPECT_THAT(lintExcludes(""), ::testing::IsEmpty());
+  EXPECT_THAT(lintExcludes(" prefer-text-field , ban-drop-column,prefer-text-field"),
+              ::testing::ElementsAre("prefer-text-field", "ban-drop-column"));
+  auto extended = lintExcludes("default,ban-drop-column");
+  EXPECT_EQ(extended.size(), lintExcludes(nullptr).size() + 1);
+  EXPECT_EQ(extended.back(), "ban-drop-column");
+}
+
 TEST(Squawk, GarbageIsNoResults) {
   EXPECT_TRUE(parseSquawkJson("not json", "").empty());
   EXPECT_TRUE(parseSquawkJson("{}", "").empty());

@@ -94,6 +94,11 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"EnumColumnOnExistingTableWithoutType",
              "    op.add_column('item', sa.Column('p', sa.Enum('low', 'high', name='priority'), nullable=True))\n",
              "    op.drop_column('item', 'p')\n", {"EnumTypeMissing"}},
+        Case{"EnumCreatedExplicitlyAfterTheColumnIsNotMissing",
+             "    op.add_column('item', sa.Column('p', sa.Enum('low', 'high', name='priority'), nullable=True))\n"
+             "    sa.Enum('low', 'high', name='priority').create(op.get_bind())\n",
+             "    op.drop_column('item', 'p')\n    sa.Enum(name='priority').drop(op.get_bind())\n",
+             {}},
         Case{"EnumColumnWithExplicitCreate",
              "    sa.Enum('low', 'high', name='priority').create(op.get_bind())\n"
              "    op.add_column('item', sa.Column('p', sa.Enum('low', 'high', name='priority'), nullable=True))\n",
@@ -182,6 +187,92 @@ TEST(AnalysisNames, UndefinedNamesAndLint) {
   EXPECT_THAT(findings[0].recommendation, ::testing::HasSubstr("import sqlmodel.sql.sqltypes"));
   EXPECT_EQ(findings[1].code, "LintRequireConcurrentIndexCreation");
   EXPECT_EQ(findings[1].severity, "warning");
+}
+
+TEST(AnalysisLint, LockRulesFollowTheLiveRowCount) {
+  auto ctx = baseline();
+  ctx.largeTableRows = 1000;
+  ctx.lint = {{"require-concurrent-index-creation", "m", "h", 4,
+               "CREATE INDEX ix_item_title ON item (title);"},
+              {"changing-column-type", "m", "h", 6,
+               "ALTER TABLE \"user\" ALTER COLUMN name TYPE VARCHAR(20);"},
+              {"ban-drop-column", "m", "h", 8, "ALTER TABLE item DROP COLUMN x;"}};
+  auto revision = parse("    op.create_index('ix_item_title', 'item', ['title'])\n");
+  auto severities = [&] {
+    std::vector<std::string> out;
+    for (const auto& f : analyzeRevision(revision, ctx)) {
+      if (f.code.rfind("Lint", 0) == 0) {
+        out.push_back(f.code + " " + f.severity);
+      }
+    }
+    return out;
+  };
+  // Rows unknown (no live database): every rule stays a warning.
+  EXPECT_THAT(severities(), ElementsAre("LintRequireConcurrentIndexCreation warning",
+                                        "LintChangingColumnType warning",
+                                        "LintBanDropColumn warning"));
+  ctx.liveRowCounts = {{"item", 10}, {"user", 5000}};
+  EXPECT_THAT(severities(), ElementsAre("LintRequireConcurrentIndexCreation info",
+                                        "LintChangingColumnType warning",
+                                        "LintBanDropColumn warning"));
+  auto findings = analyzeRevision(revision, ctx);
+  EXPECT_THAT(findings[0].message, ::testing::HasSubstr("item has 10 row(s)"));
+  EXPECT_THAT(findings[1].message, ::testing::HasSubstr("user has 5000 row(s)"));
+}
+
+TEST(AnalysisLint, LockRulesOnATableTheRevisionCreatesAreInfo) {
+  auto ctx = baseline();
+  ctx.lint = {{"adding-foreign-key-constraint", "m", "h", 4,
+               "ALTER TABLE tag ADD FOREIGN KEY(item_id) REFERENCES item (id);"}};
+  auto findings = analyzeRevision(
+      parse("    op.create_table('tag', sa.Column('id', sa.Integer(), nullable=False))\n",
+            "    op.drop_table('tag')\n"),
+      ctx);
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_EQ(findings[0].severity, "info");
+}
+
+TEST(AnalysisLint, DropIndexFindsItsTableThroughTheOp) {
+  auto ctx = baseline();
+  ctx.liveRowCounts = {{"team", 3}};
+  ctx.lint = {{"require-concurrent-index-deletion", "m", "h", 4, "DROP INDEX ix_team_name;"}};
+  auto findings = analyzeRevision(
+      parse("    op.drop_index('ix_team_name', table_name='team')\n",
+            "    op.create_index('ix_team_name', 'team', ['name'])\n"),
+      ctx);
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_EQ(findings[0].severity, "info");
+}
+
+TEST(AnalysisLint, EstimatedCountsSaySo) {
+  auto ctx = baseline();
+  ctx.liveRowCounts = {{"item", 2000000}};
+  ctx.liveRowEstimates = {"item"};
+  auto findings =
+      analyzeRevision(parse("    op.create_index('ix_item_t', 'item', ['t'])\n"), ctx);
+  ASSERT_THAT(codes(findings), ElementsAre("NonConcurrentIndex"));
+  EXPECT_THAT(findings[0].message,
+              ::testing::HasSubstr("about 2000000 row(s) (estimated from pg_class.reltuples)"));
+}
+
+TEST(StatementTable, ReadsTheTableOfTheStatement) {
+  EXPECT_EQ(statementTable("ALTER TABLE \"user\" ALTER COLUMN name TYPE VARCHAR(20);"), "user");
+  EXPECT_EQ(statementTable("ALTER TABLE ONLY public.item ADD CONSTRAINT x UNIQUE (a);"), "item");
+  EXPECT_EQ(statementTable("ALTER TABLE shop.\"Item Tag\" ADD COLUMN x int;"), "shop.Item Tag");
+  EXPECT_EQ(statementTable("CREATE UNIQUE INDEX ix_team_name ON team (name);"), "team");
+  EXPECT_EQ(statementTable("CREATE INDEX CONCURRENTLY IF NOT EXISTS ix ON ONLY \"a\"\"b\" (x);"),
+            "a\"b");
+  EXPECT_EQ(statementTable("CREATE TABLE tag (id SERIAL NOT NULL);"), "tag");
+  EXPECT_EQ(statementTable("DROP INDEX ix_team_name;"), "");
+  EXPECT_EQ(statementTable("UPDATE alembic_version SET version_num='x'"), "");
+}
+
+TEST(LockRules, AreTheOnesAboutLocksAndRewrites) {
+  EXPECT_TRUE(isLockRule("require-concurrent-index-creation"));
+  EXPECT_TRUE(isLockRule("changing-column-type"));
+  EXPECT_TRUE(isLockRule("constraint-missing-not-valid"));
+  EXPECT_FALSE(isLockRule("ban-drop-column"));
+  EXPECT_FALSE(isLockRule("prefer-timestamp-tz"));
 }
 
 TEST(TypeFamilies, FromRenderedTypes) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 namespace alembic_sidecar::alembic {
@@ -109,12 +110,140 @@ INSTANTIATE_TEST_SUITE_P(
                "    # op.drop_table('user')\n    pass\n", {}}),
     [](const ::testing::TestParamInfo<OpCase>& info) { return info.param.name; });
 
+struct DetailCase {
+  const char* name;
+  const char* upgrade;
+  std::function<void(const OpDetails&)> expect;
+};
+
+class OpDetailsOf : public ::testing::TestWithParam<DetailCase> {};
+
+TEST_P(OpDetailsOf, CapturesWhatTheLiveChecksNeed) {
+  auto parsed = parseRevisionFile(wrap(GetParam().upgrade));
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  ASSERT_FALSE(parsed->upgradeOps.empty());
+  GetParam().expect(parsed->upgradeOps.back().details);
+}
+
+using ::testing::ElementsAre;
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, OpDetailsOf,
+    ::testing::Values(
+        DetailCase{"UniqueIndex",
+                   "    op.create_index(op.f('ix_team_name'), 'team', ['name'], unique=True)\n",
+                   [](const OpDetails& d) {
+                     EXPECT_TRUE(d.unique);
+                     EXPECT_THAT(d.columns, ElementsAre("name"));
+                     EXPECT_FALSE(d.expressions);
+                   }},
+        DetailCase{"PartialExpressionIndex",
+                   "    op.create_index('ix_x', 'user', [sa.text('lower(email)')], unique=True,\n"
+                   "                    postgresql_where=sa.text('deleted_at IS NULL'))\n",
+                   [](const OpDetails& d) {
+                     EXPECT_TRUE(d.expressions);
+                     EXPECT_TRUE(d.columns.empty());
+                     EXPECT_EQ(d.whereSql, "deleted_at IS NULL");
+                   }},
+        DetailCase{"UniqueConstraintWithSchema",
+                   "    op.create_unique_constraint('uq_item_owner_id_title', 'item', "
+                   "['owner_id', 'title'], schema='shop')\n",
+                   [](const OpDetails& d) {
+                     EXPECT_THAT(d.columns, ElementsAre("owner_id", "title"));
+                     EXPECT_EQ(d.schema, "shop");
+                   }},
+        DetailCase{"ForeignKey",
+                   "    op.create_foreign_key('fk_item_team_id_team', 'item', 'team', "
+                   "['team_id'], ['id'], referent_schema='org')\n",
+                   [](const OpDetails& d) {
+                     EXPECT_EQ(d.referentTable, "team");
+                     EXPECT_EQ(d.referentSchema, "org");
+                     EXPECT_THAT(d.columns, ElementsAre("team_id"));
+                     EXPECT_THAT(d.referentColumns, ElementsAre("id"));
+                   }},
+        DetailCase{"CheckConstraintAsText",
+                   "    op.create_check_constraint('ck_item_price', 'item', 'price_cents >= 0')\n",
+                   [](const OpDetails& d) { EXPECT_EQ(d.conditionSql, "price_cents >= 0"); }},
+        DetailCase{"CheckConstraintAsSaText",
+                   "    op.create_check_constraint('ck', 'item', sa.text(\"title <> ''\"))\n",
+                   [](const OpDetails& d) { EXPECT_EQ(d.conditionSql, "title <> ''"); }},
+        DetailCase{"CheckConstraintAsExpressionIsNotSql",
+                   "    op.create_check_constraint('ck', 'item', sa.column('x') > 5)\n",
+                   [](const OpDetails& d) {
+                     EXPECT_EQ(d.condition, "sa.column('x') > 5");
+                     EXPECT_FALSE(d.conditionSql.has_value());
+                   }},
+        DetailCase{"AlterColumnNotNullAndType",
+                   "    op.alter_column('user', 'name',\n"
+                   "               existing_type=sa.VARCHAR(length=100),\n"
+                   "               type_=sqlmodel.sql.sqltypes.AutoString(length=20),\n"
+                   "               nullable=False)\n",
+                   [](const OpDetails& d) {
+                     EXPECT_EQ(d.nullable, false);
+                     EXPECT_EQ(d.type, "sqlmodel.sql.sqltypes.AutoString(length=20)");
+                     EXPECT_EQ(d.existingType, "sa.VARCHAR(length=100)");
+                   }},
+        DetailCase{"AlterColumnWithoutNullableLeavesItUnset",
+                   "    op.alter_column('item', 'price_cents', existing_type=sa.INTEGER(),\n"
+                   "               type_=sa.SmallInteger(), existing_nullable=False)\n",
+                   [](const OpDetails& d) {
+                     EXPECT_FALSE(d.nullable.has_value());
+                     EXPECT_EQ(d.type, "sa.SmallInteger()");
+                   }},
+        DetailCase{"BatchOpsShiftTheirArguments",
+                   "    with op.batch_alter_table('item', schema=None) as batch_op:\n"
+                   "        batch_op.create_foreign_key('fk_t', 'team', ['team_id'], ['id'])\n"
+                   "        batch_op.create_unique_constraint('uq_t', ['title'])\n",
+                   [](const OpDetails& d) { EXPECT_THAT(d.columns, ElementsAre("title")); }},
+        DetailCase{"BatchForeignKey",
+                   "    with op.batch_alter_table('item', schema=None) as batch_op:\n"
+                   "        batch_op.create_foreign_key('fk_t', 'team', ['team_id'], ['id'])\n",
+                   [](const OpDetails& d) {
+                     EXPECT_EQ(d.referentTable, "team");
+                     EXPECT_THAT(d.columns, ElementsAre("team_id"));
+                     EXPECT_THAT(d.referentColumns, ElementsAre("id"));
+                   }}),
+    [](const ::testing::TestParamInfo<DetailCase>& info) { return info.param.name; });
+
 TEST(RevisionFile, EmptyAutogenerateIsEmpty) {
   auto parsed = parseRevisionFile(
       wrap("    # ### commands auto generated by Alembic - please adjust! ###\n    pass\n"
            "    # ### end Alembic commands ###\n"));
   ASSERT_TRUE(parsed.ok());
   EXPECT_TRUE(parsed->empty());
+}
+
+/** A revision with an add_column upgrade and `downgrade` as the body of its downgrade(). */
+std::string upgradeOnlySource(const std::string& downgrade) {
+  std::string source =
+      "revision = 'b2'\ndown_revision = 'a1'\n\n\ndef upgrade() -> None:\n"
+      "    op.add_column('user', sa.Column('phone', sa.String(), nullable=True))\n";
+  if (!downgrade.empty()) {
+    source += "\n\ndef downgrade() -> None:\n" + downgrade;
+  }
+  return source;
+}
+
+TEST(RevisionFile, UpgradeOnly_WhenDowngradeIsAbsentPassOrRaises) {
+  for (const std::string& body :
+       {std::string(), std::string("    pass\n"),
+        std::string("    \"\"\"Irreversible by design.\"\"\"\n    pass\n"),
+        std::string("    raise NotImplementedError(\"expand only\")\n")}) {
+    auto parsed = parseRevisionFile(upgradeOnlySource(body));
+    ASSERT_TRUE(parsed.ok()) << body;
+    EXPECT_TRUE(parsed->upgradeOnly()) << body;
+  }
+  auto reversible = parseRevisionFile(upgradeOnlySource("    op.drop_column('user', 'phone')\n"));
+  ASSERT_TRUE(reversible.ok());
+  EXPECT_FALSE(reversible->upgradeOnly());
+  auto generatedEmpty = parseRevisionFile(upgradeOnlySource(
+      "    # ### commands auto generated by Alembic - please adjust! ###\n    pass\n"
+      "    # ### end Alembic commands ###\n"));
+  ASSERT_TRUE(generatedEmpty.ok());
+  EXPECT_FALSE(generatedEmpty->upgradeOnly()) << "autogenerate's own empty downgrade is no design";
+  auto helper = parseRevisionFile(upgradeOnlySource("    undo_everything()\n"));
+  ASSERT_TRUE(helper.ok());
+  EXPECT_FALSE(helper->upgradeOnly()) << "a downgrade that calls something is not a stub";
 }
 
 TEST(RevisionFile, MergeRevisionHasTwoParents) {

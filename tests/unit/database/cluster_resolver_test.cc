@@ -329,11 +329,14 @@ TEST(ClusterDriver, SetsSchemeAndTranslatesSslParameter) {
   EXPECT_EQ(sync.params[0].second, "require");
 }
 
-TEST(ClusterDatabaseSpecParsing, NullMeansDiscoverWithTheDefaultDriver) {
+TEST(ClusterDatabaseSpecParsing, NullMeansDiscoverAndLetTheAppDecideTheDriver) {
   auto spec = parseClusterDatabaseSpec(nullptr);
   ASSERT_TRUE(spec.ok());
   EXPECT_FALSE(spec->explicitConnection());
-  EXPECT_EQ(spec->driver, "postgresql+asyncpg");
+  EXPECT_EQ(spec->driver, "");
+  auto automatic = parseClusterDatabaseSpec({{"driver", "auto"}});
+  ASSERT_TRUE(automatic.ok());
+  EXPECT_EQ(automatic->driver, "");
 }
 
 TEST(ClusterDatabaseSpecParsing, ReadsUrlFromAndExplicitFields) {
@@ -371,7 +374,7 @@ TEST(ClusterDatabaseSpecParsing, ContradictionsAreUsageErrors) {
 
 // ---------------------------------------------------------------- sources
 
-TEST_F(ClusterResolverTest, SpecUrlFromSecretGetsTheDriverScheme) {
+TEST_F(ClusterResolverTest, SpecUrlFromSecretWithoutDriver_LeavesTheSchemeToTheApp) {
   putSecret("app-db",
             {{"uri", "postgres://app:" + core::percentEncode(kPassword) + "@db:5432/shop"}});
   ClusterDatabaseSpec spec;
@@ -379,7 +382,8 @@ TEST_F(ClusterResolverTest, SpecUrlFromSecretGetsTheDriverScheme) {
   auto resolved = resolve(spec);
   ASSERT_TRUE(resolved.ok()) << resolved.error().message;
   EXPECT_EQ(resolved->source, "secret/app-db");
-  EXPECT_EQ(resolved->connection.scheme, "postgresql+asyncpg");
+  EXPECT_EQ(resolved->connection.scheme, "postgresql");
+  EXPECT_FALSE(resolved->schemeChosen);
   EXPECT_EQ(resolved->connection.password, kPassword);
   EXPECT_EQ(resolved->connection.database, "shop");
   EXPECT_THAT(redactor_->scrub(std::string("x ") + kPassword), Not(HasSubstr(kPassword)));
@@ -400,7 +404,20 @@ TEST_F(ClusterResolverTest, SpecExplicitFieldsWithPasswordFrom) {
   auto back = parseConnectionUrl(resolved->connection.url());
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->password, kPassword);
-  EXPECT_EQ(back->scheme, "postgresql+asyncpg");
+  EXPECT_EQ(back->scheme, "postgresql");
+  EXPECT_FALSE(resolved->schemeChosen);
+}
+
+TEST_F(ClusterResolverTest, SpecDriver_IsTheSchemeAndCounts) {
+  putSecret("app-db", {{"uri", "postgresql://app:pw@db:5432/shop?ssl=true"}});
+  ClusterDatabaseSpec spec;
+  spec.urlFrom = SecretKeyRef{"app-db", "uri"};
+  spec.driver = "postgresql+psycopg2";
+  auto resolved = resolve(spec);
+  ASSERT_TRUE(resolved.ok()) << resolved.error().message;
+  EXPECT_EQ(resolved->connection.scheme, "postgresql+psycopg2");
+  EXPECT_TRUE(resolved->schemeChosen);
+  EXPECT_EQ(resolved->connection.params.at(0).first, "sslmode");
 }
 
 TEST_F(ClusterResolverTest, SpecWinsOverEveryDiscoveredSource) {
@@ -451,7 +468,8 @@ TEST_F(ClusterResolverTest, ServiceBindingSecretUriWinsOverItsKeys) {
   EXPECT_EQ(resolved->connection.host, "10.0.0.9");
   EXPECT_EQ(resolved->connection.port, 5433);
   EXPECT_EQ(resolved->connection.password, kPassword);
-  EXPECT_EQ(resolved->connection.scheme, "postgresql+asyncpg");
+  EXPECT_EQ(resolved->connection.scheme, "postgresql");
+  EXPECT_FALSE(resolved->schemeChosen);
 }
 
 TEST_F(ClusterResolverTest, ServiceBindingFromKeysWinsOverCnpg) {
@@ -479,7 +497,8 @@ TEST_F(ClusterResolverTest, CnpgUsesTheAppSecretAndTheRwServiceIp) {
   EXPECT_EQ(resolved->connection.user, "app");
   EXPECT_EQ(resolved->connection.database, "app");
   EXPECT_EQ(resolved->connection.password, kPassword);
-  EXPECT_EQ(resolved->connection.scheme, "postgresql+asyncpg");
+  EXPECT_EQ(resolved->connection.scheme, "postgresql");
+  EXPECT_FALSE(resolved->schemeChosen);
   EXPECT_TRUE(resolved->notes.empty());
 }
 
@@ -654,6 +673,7 @@ TEST_F(ClusterResolverTest, EnvValueKeepsTheAppsScheme) {
   ASSERT_TRUE(resolved.ok()) << resolved.error().message;
   EXPECT_EQ(resolved->source, "env/web-0/app");
   EXPECT_EQ(resolved->connection.scheme, "postgresql+psycopg2");
+  EXPECT_TRUE(resolved->schemeChosen);
   EXPECT_EQ(resolved->connection.password, kPassword);
 }
 

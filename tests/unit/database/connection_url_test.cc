@@ -101,5 +101,33 @@ TEST(ConnectionUrl, ErrorsNameTheProblemButNeverThePassword) {
   }
 }
 
+TEST(ConnectionUrl, RawAtColonSlashInPassword_SuggestsPercentEncodingWithoutQuotingIt) {
+  auto info = parseConnectionUrl("postgresql+asyncpg://app:p@ss:w/rd%@db:5432/app");
+
+  ASSERT_FALSE(info.ok());
+  EXPECT_EQ(info.error().reason, "InvalidDatabaseUrl");
+  EXPECT_THAT(info.error().message, HasSubstr("percent-encode"));
+  EXPECT_THAT(info.error().message, HasSubstr("%40"));
+  for (const char* piece : {"'w'", "p@ss", "ss:w", "w/rd", "rd%"}) {
+    EXPECT_THAT(info.error().message, Not(HasSubstr(piece))) << piece;
+  }
+}
+
+TEST(ConnectionUrl, PasswordWithoutUserInfoIsNeverQuotedAsAPort) {
+  // The '@host' is missing: the parser sees host "app" and port "topsecret".
+  auto info = parseConnectionUrl("postgresql://app:topsecret/app");
+
+  ASSERT_FALSE(info.ok());
+  EXPECT_THAT(info.error().message, Not(HasSubstr("topsecret")));
+  EXPECT_THAT(info.error().message, HasSubstr("percent-encode"));
+}
+
+TEST(ConnectionUrl, PortAfterTheUserInfoIsStillQuoted) {
+  auto info = parseConnectionUrl("postgresql://app:pw@db:54x2/app");
+
+  ASSERT_FALSE(info.ok());
+  EXPECT_THAT(info.error().message, HasSubstr("port '54x2'"));
+}
+
 }  // namespace
 }  // namespace alembic_sidecar::database

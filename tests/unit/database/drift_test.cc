@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace alembic_sidecar::database {
 namespace {
 
@@ -30,9 +32,43 @@ TEST(Drift, CapsTheListAndSummarisesTheRest) {
   EXPECT_THAT(findings.back().message, ::testing::HasSubstr("5 more"));
 }
 
+std::vector<CatalogObject> teamSchema() {
+  return {{"table", "public.team", "relkind r persistence p"},
+          {"column", "public.team.name", "character varying NOT NULL"},
+          {"index", "public.team.ix_team_name",
+           "CREATE UNIQUE INDEX ix_team_name ON public.team USING btree (name)"},
+          {"constraint", "public.team.team_pkey", "p PRIMARY KEY (id)"},
+          {"view", "public.team_names", "SELECT name FROM team"}};
+}
+
 TEST(Drift, NoneWhenEqual) {
-  auto fp = SchemaFingerprint::fromCatalog({{"table", "public.team", "relkind r"}});
-  EXPECT_TRUE(driftFindings(fp, fp).empty());
+  // The live database and the migration history read separately, in another row order.
+  auto live = SchemaFingerprint::fromCatalog(teamSchema());
+  auto rows = teamSchema();
+  std::reverse(rows.begin(), rows.end());
+  auto history = SchemaFingerprint::fromCatalog(rows);
+  EXPECT_TRUE(driftFindings(live, history).empty());
+}
+
+TEST(Drift, OneFindingPerObjectThatDiffers) {
+  auto live = SchemaFingerprint::fromCatalog(teamSchema());
+  for (size_t i = 0; i < teamSchema().size(); ++i) {
+    auto rows = teamSchema();
+    SCOPED_TRACE(rows[i].kind + " " + rows[i].key);
+    rows[i].definition += " WHERE active";
+    auto changed = driftFindings(live, SchemaFingerprint::fromCatalog(rows));
+    ASSERT_EQ(changed.size(), 1u);
+    EXPECT_THAT(changed[0].message, ::testing::HasSubstr(rows[i].kind + " " + rows[i].key));
+    EXPECT_THAT(changed[0].message, ::testing::HasSubstr("differs"));
+
+    rows = teamSchema();
+    rows.erase(rows.begin() + static_cast<long>(i));
+    auto missing = driftFindings(live, SchemaFingerprint::fromCatalog(rows));
+    ASSERT_EQ(missing.size(), 1u);
+    EXPECT_THAT(missing[0].message,
+                ::testing::HasSubstr("exists in the live database but not in the migration "
+                                     "history"));
+  }
 }
 
 }  // namespace

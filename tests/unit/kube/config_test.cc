@@ -1,8 +1,11 @@
 #include "kube/config.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <map>
+#include <sstream>
 
 #include "kube/api_errors.h"
 #include "kube/base64.h"
@@ -172,6 +175,43 @@ TEST(Kubeconfig, InsecureSkipTlsVerifyOnlyWhenExplicitlyTrue) {
   EXPECT_FALSE(parseKubeconfig(make("maybe"), "/x", optionsWith(files))->insecureSkipTlsVerify);
   EXPECT_FALSE(parseKubeconfig(make("''"), "/x", optionsWith(files))->insecureSkipTlsVerify);
   EXPECT_FALSE(parseKubeconfig(make("[true]"), "/x", optionsWith(files))->insecureSkipTlsVerify);
+}
+
+TEST(Kubeconfig, InsecureSkipTlsVerifyLogsAWarning) {
+  Files files;
+  std::ostringstream captured;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(captured);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+
+  auto config = parseKubeconfig(
+      "current-context: a\ncontexts: [{name: a, context: {cluster: c}}]\n"
+      "clusters: [{name: c, cluster: {server: 'https://c', insecure-skip-tls-verify: true}}]\n",
+      "/x", optionsWith(files));
+  spdlog::set_default_logger(previous);
+
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_NE(captured.str().find("disables TLS verification"), std::string::npos) << captured.str();
+}
+
+TEST(Kubeconfig, InsecureSkipTlsVerifyWithACertificateAuthorityIsRefused) {
+  Files files;
+  files.content["/x/ca.crt"] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  for (const char* ca : {"certificate-authority: ca.crt",
+                         "certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="}) {
+    auto config = parseKubeconfig(
+        std::string("current-context: a\ncontexts: [{name: a, context: {cluster: c}}]\n"
+                    "clusters: [{name: c, cluster: {server: 'https://c', "
+                    "insecure-skip-tls-verify: true, ") +
+            ca + "}}]\n",
+        "/x", optionsWith(files));
+    ASSERT_FALSE(config) << ca;
+    EXPECT_EQ(config.error().reason, "KubeConfigInvalid");
+    EXPECT_NE(config.error().message.find("insecure-skip-tls-verify together with a certificate "
+                                          "authority"),
+              std::string::npos)
+        << config.error().message;
+  }
 }
 
 TEST(Kubeconfig, TokenFileWinsOverInlineTokenAndIsReadRelativeToTheFile) {

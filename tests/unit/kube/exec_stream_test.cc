@@ -158,6 +158,67 @@ TEST(ExecSession, CleanCloseWithoutStatusIsSuccessLikeClientGo) {
   EXPECT_EQ(result->exitCode, 0);
 }
 
+/** The Status the kubelet sends when the command's executable does not exist. */
+nlohmann::json cannotStart(const std::string& exe) {
+  return {{"metadata", nlohmann::json::object()},
+          {"status", "Failure"},
+          {"reason", "InternalError"},
+          {"code", 500},
+          {"message",
+           "Internal error occurred: error executing command in container: OCI runtime "
+           "exec failed: exec failed: unable to start container process: exec: \"" +
+               exe + "\": stat " + exe + ": no such file or directory: unknown"}};
+}
+
+// The server sent its Status and closed before the client wrote stdin: the write fails, but
+// the Status already received says what went wrong.
+TEST(ExecSession, WriteRefusedAfterTheServerClosedReportsTheServersStatus) {
+  FakeExecConnection connection;
+  connection.frame(exec_channel::kStdout, "");
+  connection.frame(exec_channel::kStatus, status(cannotStart("/opt/py/bin/python3")));
+  connection.closeWith(1000);
+  connection.sendError = core::Error::retryable(
+      kExecStreamBroken, "cannot write to the exec stream: Websocket connection is closed");
+  auto r = request();
+  r.stdinData = "{}\n";
+  auto result = runExecSession(connection, r, kDeadline);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().reason, kExecFailed) << result.error().message;
+  EXPECT_NE(result.error().message.find("stat /opt/py/bin/python3: no such file"),
+            std::string::npos)
+      << result.error().message;
+  EXPECT_NE(result.error().message.find("pod ns/app-0 container app"), std::string::npos);
+  EXPECT_GE(connection.closes, 1);
+}
+
+TEST(ExecSession, WriteRefusedAfterTheCommandEndedIsTheCommandsResult) {
+  FakeExecConnection connection;
+  connection.frame(exec_channel::kStdout, "out");
+  connection.frame(exec_channel::kStatus, status(nonZero(4)));
+  connection.closeWith(1000);
+  connection.sendError = core::Error::retryable(kExecStreamBroken, "closed");
+  auto r = request();
+  r.stdinData = "x";
+  auto result = runExecSession(connection, r, kDeadline);
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->exitCode, 4);
+  EXPECT_EQ(result->out, "out");
+}
+
+TEST(ExecSession, WriteRefusedWithoutAStatusIsTheWriteError) {
+  FakeExecConnection connection;
+  connection.closeWith(1006);
+  connection.sendError = core::Error::retryable(
+      kExecStreamBroken, "cannot write to the exec stream: Websocket connection is closed");
+  auto r = request();
+  r.stdinData = "x";
+  auto result = runExecSession(connection, r, kDeadline);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().reason, kExecStreamBroken);
+  EXPECT_NE(result.error().message.find("Websocket connection is closed"), std::string::npos);
+  EXPECT_TRUE(result.error().transient());
+}
+
 TEST(ExitCodeFromStatus, NonZeroExitCodeWithoutACauseIsAnError) {
   auto code = exitCodeFromStatus({{"status", "Failure"}, {"reason", "NonZeroExitCode"}}, "pod");
   ASSERT_FALSE(code);

@@ -4,6 +4,7 @@
 
 #include "core/reasons.h"
 #include "kube/base64.h"
+#include "kube/kube_client.h"
 #include "kube_fakes.h"
 
 namespace alembic_sidecar::kube {
@@ -175,6 +176,76 @@ TEST(ExecWorkspace, ExistsAndRemove) {
   EXPECT_FALSE(h.workspace.exists("nope"));
   EXPECT_TRUE(h.workspace.removeFile("migrations/versions/empty.py"));
   EXPECT_EQ(h.sentRequest(2)["op"], "remove");
+}
+
+// The same missing interpreter, seen through the real client and session code, in both
+// orders of the race between the server closing and the client writing the request.
+enum class FirstToMove { kServerCloses, kClientWrites };
+
+core::Error missingInterpreterError(FirstToMove first, bool serverSendsStatus = true) {
+  const std::string python = "/nonexistent/python3";
+  auto dialer = std::make_shared<testing::ScriptedExecDialer>([&] {
+    auto connection = std::make_unique<testing::FakeExecConnection>();
+    connection->frame(exec_channel::kStdout, "");  // the streams are up
+    if (serverSendsStatus) {
+      nlohmann::json status = {
+          {"metadata", nlohmann::json::object()},
+          {"status", "Failure"},
+          {"reason", "InternalError"},
+          {"code", 500},
+          {"message",
+           "Internal error occurred: error executing command in container: OCI "
+           "runtime exec failed: exec failed: unable to start container process: "
+           "exec: \"" +
+               python + "\": stat " + python + ": no such file or directory: unknown"}};
+      connection->frame(exec_channel::kStatus, status.dump());
+      connection->closeWith(1000);
+    } else {
+      connection->closeWith(1006);
+    }
+    if (first == FirstToMove::kServerCloses) {
+      connection->sendError = core::Error::retryable(
+          kExecStreamBroken, "cannot write to the exec stream: Websocket connection is closed");
+    }
+    return connection;
+  });
+  ClusterConfig config;
+  config.server = "https://api.test";
+  auto client = std::make_shared<KubeClient>(
+      config, std::make_shared<testing::FakeTransport>(), dialer, ClientOptions{},
+      std::make_shared<testing::FakeClock>(), [] { return 0.0; });
+  ExecWorkspaceOptions options;
+  options.python = python;
+  ExecWorkspace ws(client, {"team", "app-0", "app", "/srv/app"}, options);
+  auto content = ws.readFile("alembic.ini");
+  EXPECT_FALSE(content);
+  EXPECT_EQ(dialer->targets.size(), 1u);
+  return content ? core::Error::terminal("Unexpected", "the read succeeded") : content.error();
+}
+
+TEST(ExecWorkspace, MissingInterpreterIsNamedWhenTheServerClosesBeforeTheRequestIsWritten) {
+  auto error = missingInterpreterError(FirstToMove::kServerCloses);
+  EXPECT_EQ(error.reason, core::reason::kWorkspaceUnavailable);
+  EXPECT_NE(error.message.find("/nonexistent/python3"), std::string::npos) << error.message;
+  EXPECT_NE(error.message.find("container app"), std::string::npos) << error.message;
+  // The server's explanation, not only "the socket is closed".
+  EXPECT_NE(error.message.find("no such file or directory"), std::string::npos) << error.message;
+}
+
+TEST(ExecWorkspace, MissingInterpreterIsNamedWhenTheRequestIsWrittenBeforeTheServerCloses) {
+  auto error = missingInterpreterError(FirstToMove::kClientWrites);
+  EXPECT_EQ(error.reason, core::reason::kWorkspaceUnavailable);
+  EXPECT_NE(error.message.find("/nonexistent/python3"), std::string::npos) << error.message;
+  EXPECT_NE(error.message.find("container app"), std::string::npos) << error.message;
+  EXPECT_NE(error.message.find("no such file or directory"), std::string::npos) << error.message;
+}
+
+TEST(ExecWorkspace, StreamThatBrokeWithoutAStatusStillNamesTheInterpreterAndContainer) {
+  auto error = missingInterpreterError(FirstToMove::kServerCloses, /*serverSendsStatus=*/false);
+  EXPECT_EQ(error.reason, core::reason::kWorkspaceUnavailable);
+  EXPECT_TRUE(error.transient());
+  EXPECT_NE(error.message.find("/nonexistent/python3"), std::string::npos) << error.message;
+  EXPECT_NE(error.message.find("container app"), std::string::npos) << error.message;
 }
 
 TEST(ExecWorkspace, DescribesItself) {

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <thread>
+
 #include "kube/resources.h"
 #include "kube_fakes.h"
 
@@ -118,26 +123,52 @@ TEST(Informer, RepeatedEventsAreNotDeliveredTwice) {
   EXPECT_EQ(h.delivered, (std::vector<Delivered>{{"ADDED", "a", "101"}, {"MODIFIED", "a", "105"}}));
 }
 
-TEST(Informer, BrokenStreamReconnectsFromTheLastEventWithBackoff) {
+TEST(Informer, BrokenStreamRelistsWithBackoffAndDeliversWhatHappenedMeanwhile) {
   Harness h;
-  h.api->watchScripts.push_back(
-      WatchScript{{event("ADDED", run("a", "103"))},
-                  core::Error::retryable(kConnectionFailed, "connection reset by peer")});
+  h.putRun("a");  // 101
   h.api->watchScripts.push_back(
       WatchScript{{}, core::Error::retryable(kConnectionFailed, "connection reset by peer")});
-  h.informer->step();
-  h.informer->step();
-  h.informer->step();
-  h.informer->step();
-  EXPECT_EQ(h.api->watchResourceVersions, (std::vector<std::string>{"100", "103", "103"}));
+  h.informer->step();                       // list
+  h.informer->step();                       // watch: the connection breaks
+  h.putRun("b");                            // 102, while disconnected
+  h.informer->step();                       // relist
+  EXPECT_EQ(h.clock->sleeps().size(), 1u);  // one backoff after the failure, before the list
+  h.informer->step();                       // watch from the new list
+  EXPECT_EQ(h.delivered, (std::vector<Delivered>{{"ADDED", "a", "101"}, {"ADDED", "b", "102"}}));
+  EXPECT_EQ(h.api->watchResourceVersions, (std::vector<std::string>{"101", "102"}));
   auto counters = h.informer->counters();
-  EXPECT_EQ(counters.restarts, 3u);
-  EXPECT_EQ(counters.errors, 2u);
-  // First failure after progress: the base delay; the next one doubles.
+  EXPECT_EQ(counters.lists, 2u);
+  EXPECT_EQ(counters.relists, 1u);
+  EXPECT_EQ(counters.errors, 1u);
+  EXPECT_FALSE(h.informer->lastError().has_value());  // cleared by the good list
+}
+
+TEST(Informer, WatchThatKeepsBreakingBacksOffLongerEachTime) {
+  Harness h;
+  for (int i = 0; i < 3; ++i) {
+    h.api->watchScripts.push_back(
+        WatchScript{{}, core::Error::retryable(kConnectionFailed, "connection reset by peer")});
+  }
+  for (int i = 0; i < 6; ++i) {
+    h.informer->step();  // list, broken watch, list, ...
+  }
   const auto sleeps = h.clock->sleeps();
-  ASSERT_GE(sleeps.size(), 2u);
-  EXPECT_EQ(sleeps[0], std::chrono::milliseconds(100));
-  EXPECT_EQ(sleeps[1], std::chrono::milliseconds(200));
+  ASSERT_EQ(sleeps.size(), 3u);
+  EXPECT_LT(sleeps[0], sleeps[1]);
+  EXPECT_LT(sleeps[1], sleeps[2]);
+}
+
+TEST(Informer, WatchRefusedWithAnotherErrorRelistsAfterBackoff) {
+  Harness h;
+  h.informer->step();  // list
+  h.api->failNext("watch", core::Error::retryable(kServerError, "503 apiserver restarting"));
+  h.informer->step();  // refused
+  ASSERT_TRUE(h.informer->lastError().has_value());
+  EXPECT_EQ(h.informer->lastError()->reason, kServerError);
+  h.informer->step();
+  EXPECT_EQ(h.api->calls.back().rfind("list", 0), 0u) << h.api->calls.back();
+  EXPECT_EQ(h.clock->sleeps().size(), 1u);
+  EXPECT_EQ(h.informer->counters().relists, 1u);
 }
 
 TEST(Informer, GoneErrorEventRelistsAndDeliversOnlyTheDifference) {
@@ -191,14 +222,98 @@ TEST(Informer, FailedListIsRetriedWithBackoffBeforeSyncing) {
   EXPECT_TRUE(h.informer->hasSynced());
 }
 
-TEST(Informer, OtherErrorEventsCountAsErrorsAndReconnect) {
+TEST(Informer, OtherErrorEventsCountAsErrorsAndRelist) {
   Harness h;
   h.api->watchScripts.push_back(WatchScript{
       {event("ERROR", testing::statusBody(500, "InternalError", "etcd hiccup"))}, std::nullopt});
   h.informer->step();
   h.informer->step();
   EXPECT_EQ(h.informer->counters().errors, 1u);
-  EXPECT_FALSE(h.api->calls.back().rfind("list", 0) == 0);
+  EXPECT_EQ(h.api->calls.back().rfind("watch", 0), 0u);
+  h.informer->step();
+  EXPECT_EQ(h.api->calls.back().rfind("list", 0), 0u) << h.api->calls.back();
+}
+
+TEST(Informer, CleanEndOfAWatchResumesWithoutRelisting) {
+  Harness h;
+  h.putRun("a");
+  h.api->watchScripts.push_back(WatchScript{{bookmark("150")}, std::nullopt});
+  h.informer->step();  // list
+  h.informer->step();  // watch ends cleanly (timeoutSeconds)
+  h.informer->step();  // watch again from the bookmark
+  EXPECT_EQ(h.informer->counters().lists, 1u);
+  EXPECT_EQ(h.api->watchResourceVersions, (std::vector<std::string>{"101", "150"}));
+}
+
+/** A watch that delivers nothing until it is cancelled (an event was lost upstream). */
+class SilentWatchStream final : public WatchStream {
+ public:
+  explicit SilentWatchStream(std::promise<void>* opened) {
+    if (opened != nullptr) {
+      opened->set_value();
+    }
+  }
+  core::Result<std::optional<WatchEvent>> next() override {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [this] { return cancelled_; });
+    return core::Error::terminal(kCancelled, "stream cancelled");
+  }
+  void cancel() override {
+    std::lock_guard lock(mutex_);
+    cancelled_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool cancelled_ = false;
+};
+
+TEST(Informer, RelistEndsASilentWatchAndDeliversTheLostEvent) {
+  Harness h;
+  h.putRun("a");
+  std::promise<void> opened;
+  bool first = true;
+  h.api->openStream = [&]() -> std::unique_ptr<WatchStream> {
+    auto stream = std::make_unique<SilentWatchStream>(first ? &opened : nullptr);
+    first = false;
+    return stream;
+  };
+  h.informer->step();  // list
+  std::thread watching([&] { h.informer->step(); });
+  opened.get_future().wait();
+  h.putRun("lost");  // the watch never tells
+  h.informer->relist();
+  watching.join();
+  h.informer->step();  // the list relist() asked for
+
+  EXPECT_EQ(h.delivered, (std::vector<Delivered>{{"ADDED", "a", "101"}, {"ADDED", "lost", "102"}}));
+  auto counters = h.informer->counters();
+  EXPECT_EQ(counters.relists, 1u);
+  EXPECT_EQ(counters.errors, 0u);          // asked for, not a failure
+  EXPECT_TRUE(h.clock->sleeps().empty());  // and no backoff
+}
+
+TEST(Informer, PeriodicRelistRunsOnItsOwnThread) {
+  InformerOptions options;
+  options.relistPeriod = std::chrono::milliseconds(1000);
+  Harness h(options);
+  h.putRun("a");
+  h.api->openStream = [] { return std::make_unique<SilentWatchStream>(nullptr); };
+  // The fake clock's sleeps return at once: slow the relist thread down to real time.
+  h.clock->onSleep = [](std::chrono::nanoseconds) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  };
+  h.informer->start();
+  ASSERT_TRUE(h.informer->waitForSync(std::chrono::seconds(10)));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (h.informer->counters().relists < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  h.informer->stop();
+  EXPECT_GE(h.informer->counters().relists, 2u);
+  EXPECT_EQ(h.informer->counters().errors, 0u);
 }
 
 TEST(Informer, ResyncHandsTheCacheToTheHook) {

@@ -196,6 +196,9 @@ class FakeExecConnection final : public ExecConnection {
     return next;
   }
   core::Status send(std::string data) override {
+    if (sendError) {
+      return *sendError;
+    }
     sent.push_back(std::move(data));
     return {};
   }
@@ -203,9 +206,28 @@ class FakeExecConnection final : public ExecConnection {
 
   std::vector<std::string> sent;
   int closes = 0;
+  /** Set: every send fails with it (the server has already closed the socket). */
+  std::optional<core::Error> sendError;
 
  private:
   std::deque<ExecFrame> frames_;
+};
+
+/** Hands out one connection per connect(), each built by `script`; records the targets. */
+class ScriptedExecDialer final : public ExecDialer {
+ public:
+  using Script = std::function<std::unique_ptr<FakeExecConnection>()>;
+  explicit ScriptedExecDialer(Script script) : script_(std::move(script)) {}
+  core::Result<std::unique_ptr<ExecConnection>> connect(const std::string& target,
+                                                        const std::string&,
+                                                        std::chrono::milliseconds) override {
+    targets.push_back(target);
+    return std::unique_ptr<ExecConnection>(script_());
+  }
+  std::vector<std::string> targets;
+
+ private:
+  Script script_;
 };
 
 /** A scripted watch: events, then the end (clean, or an error). */
@@ -238,8 +260,9 @@ class ScriptedWatchStream final : public WatchStream {
 
 /**
  * An in-memory KubeApi: objects by path with a global resourceVersion, conditional writes
- * (409 on a stale metadata.resourceVersion), AlreadyExists, NotFound; lists paginate by
- * `limit`; watch() plays scripts; exec() returns scripted results. Every call is recorded.
+ * (replace and merge patch: 409 on a stale metadata.resourceVersion), AlreadyExists,
+ * NotFound; lists paginate by `limit`; watch() plays scripts; exec() returns scripted
+ * results. Every call is recorded.
  */
 class FakeKubeApi final : public KubeApi {
  public:
@@ -252,7 +275,11 @@ class FakeKubeApi final : public KubeApi {
     if (it == objects_.end()) {
       return core::Error::terminal(kNotFound, ref.plural + " \"" + ref.name + "\" not found");
     }
-    return it->second;
+    nlohmann::json read = it->second;
+    if (afterGet) {
+      afterGet(ref);  // what the caller read is already decided: a write now races with it
+    }
+    return read;
   }
 
   core::Result<ObjectList> list(const ResourceRef& ref, const ListOptions& options) override {
@@ -321,9 +348,20 @@ class FakeKubeApi final : public KubeApi {
   core::Result<nlohmann::json> mergePatch(const ResourceRef& ref,
                                           const nlohmann::json& patch) override {
     calls.push_back("patch " + ref.path());
+    patches.push_back({ref.path(), patch});
+    if (auto injected = takeFailure("patch")) {
+      return *injected;
+    }
     auto it = objects_.find(ref.collection().named(ref.name).path());
     if (it == objects_.end()) {
       return core::Error::terminal(kNotFound, ref.name + " not found");
+    }
+    // Like the API server: a resourceVersion in the patch is a precondition.
+    const std::string sent = resourceVersionOf(patch);
+    if (!sent.empty() && sent != resourceVersionOf(it->second)) {
+      return core::Error::retryable(kConflict, "Operation cannot be fulfilled on " + ref.plural +
+                                                   " \"" + ref.name +
+                                                   "\": the object has been modified");
     }
     it->second.merge_patch(patch);
     it->second["metadata"]["resourceVersion"] = std::to_string(++rv_);
@@ -345,6 +383,9 @@ class FakeKubeApi final : public KubeApi {
     watchResourceVersions.push_back(options.resourceVersion);
     if (auto injected = takeFailure("watch")) {
       return *injected;
+    }
+    if (watchScripts.empty() && openStream) {
+      return openStream();
     }
     if (watchScripts.empty()) {
       if (onWatchesExhausted) {
@@ -386,14 +427,25 @@ class FakeKubeApi final : public KubeApi {
     }
     return it->second;
   }
-  /** The next call of `op` (get, list, create, replace, watch) fails with `error`. */
+  /** The next call of `op` (get, list, create, replace, patch, watch) fails with `error`. */
   void failNext(const std::string& op, core::Error error) { failures_[op].push_back(error); }
+
+  struct Patch {
+    std::string path;
+    nlohmann::json body;
+  };
 
   std::vector<std::string> calls;
   std::vector<nlohmann::json> created;
+  /** Every merge patch as sent (also those refused). */
+  std::vector<Patch> patches;
+  /** Runs after get() has read the object it returns (e.g. another writer racing the caller). */
+  std::function<void(const ResourceRef&)> afterGet;
   std::deque<WatchScript> watchScripts;
   std::vector<std::string> watchResourceVersions;
   std::function<void()> onWatchesExhausted;
+  /** When set, a watch with no script left gets this stream (e.g. one that blocks). */
+  std::function<std::unique_ptr<WatchStream>()> openStream;
   std::vector<ExecRequest> execRequests;
   std::deque<core::Result<ExecResult>> execResults;
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "core/reasons.h"
+#include "mocks/fake_driver.h"
 #include "mocks/fake_workspace.h"
 #include "mocks/mock_database.h"
 #include "mocks/mock_workspace.h"
@@ -14,52 +15,131 @@ namespace {
 using ::testing::_;
 using ::testing::HasSubstr;
 using ::testing::NiceMock;
+using ::testing::Not;
 using ::testing::Return;
-using ::testing::StrictMock;
 
-constexpr char kIni[] = "[alembic]\nscript_location = migrations\nprepend_sys_path = .\n";
-constexpr char kEnv[] = "from app.models import User\n";
-constexpr char kModel[] = "class User(SQLModel, table=True):\n    id: int\n";
+constexpr char kScratch[] = "app_autogen_1800000000_abcdef";
+constexpr char kNewRevision[] = R"PY("""add user phone
+
+Revision ID: b2
+Revises: a1
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = 'b2'
+down_revision = 'a1'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column('user', sa.Column('phone', sa.String(), nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_column('user', 'phone')
+)PY";
+
+/** A fingerprint built from its own catalog rows, so equal ones are equal by content. */
+database::SchemaFingerprint schema(std::vector<std::pair<std::string, std::string>> columns) {
+  std::vector<database::CatalogObject> rows = {{"table", "public.user", "relkind r"}};
+  for (const auto& [name, type] : columns) {
+    rows.push_back({"column", "public.user." + name, type});
+  }
+  return database::SchemaFingerprint::fromCatalog(rows);
+}
+
+alembic::HistoryEntry head(const std::string& id, std::vector<std::string> labels = {}) {
+  alembic::HistoryEntry e;
+  e.revision = id;
+  e.path = "migrations/versions/" + id + ".py";
+  e.isHead = true;
+  e.branchLabels = std::move(labels);
+  return e;
+}
 
 class PipelineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ws_.files = {{"alembic.ini", kIni},
-                 {"migrations/env.py", kEnv},
-                 {"migrations/versions/a_first.py", "revision = 'a'\n"},
-                 {"app/__init__.py", ""},
-                 {"app/models/__init__.py", "from .user import User\n"},
-                 {"app/models/user.py", kModel}};
     conn_.user = "u";
     conn_.password = "pw";
     conn_.database = "app";
-    ON_CALL(resolver_, resolve())
-        .WillByDefault(Return(database::ResolvedDatabase{conn_, "flag", {}}));
-    EXPECT_CALL(resolver_, resolve()).Times(::testing::AtMost(1));
+    conn_.scheme = "postgresql+asyncpg";
+    ON_CALL(resolver_, resolve()).WillByDefault([this] {
+      database::ResolvedDatabase resolved{conn_, "flag", {}};
+      resolved.schemeChosen = schemeChosen_;
+      return core::Result<database::ResolvedDatabase>(resolved);
+    });
+    ON_CALL(*db_, probe(_)).WillByDefault(Return(core::Status{}));
+    ON_CALL(*db_, listDatabases(_)).WillByDefault(Return(std::vector<std::string>{}));
+    ON_CALL(*db_, createDatabase(_)).WillByDefault(Return(core::Status{}));
+    ON_CALL(*db_, listScratch(_)).WillByDefault(Return(std::vector<database::ScratchDatabase>{}));
+    ON_CALL(*db_, claimScratch(_)).WillByDefault([](const std::string&) {
+      return testing::FakeScratchLease::make();
+    });
+    ON_CALL(*db_, dropDatabase(_)).WillByDefault(Return(core::Status{}));
+    ON_CALL(*db_, identity(_)).WillByDefault([](const std::string& name) {
+      return core::Result<std::string>(name + ":16385:1700000000.5");
+    });
+    ON_CALL(*db_, appliedRevisions(_, _)).WillByDefault(Return(std::vector<std::string>{}));
+    ON_CALL(*db_, countRows(_, _, _, _)).WillByDefault(Return(int64_t{0}));
+    // No answer: the live-data checks say they were skipped (info), the verdict is unchanged.
+    ON_CALL(*db_, queryReadOnly(_, _, _))
+        .WillByDefault(Return(std::vector<core::Result<database::QueryRows>>{}));
+    ON_CALL(*db_, enumLabels(_, _)).WillByDefault(Return(std::vector<std::string>{}));
+    ON_CALL(*db_, fingerprint(_)).WillByDefault(Return(schema({{"id", "integer"}})));
+    driver_.driverInfo.envPy = "migrations/env.py";
+    driver_.driverInfo.alembicVersion = "1.8.1";
+    driver_.driverInfo.sqlalchemyVersion = "1.4.46";
+    driver_.driverInfo.versionLocations = {"migrations/versions"};
+    driver_.driverInfo.drivers = {"asyncpg", "psycopg2"};
+    driver_.historyOutcome.revisions = {head("a1")};
+    driver_.compareOutcome.compareType = true;
+    driver_.modelsOutcome.tables = {"user"};
+    driver_.workspace.files["migrations/versions/a1.py"] = "revision = 'a1'\ndown_revision = None\n";
+    driver_.stageRevision("b2_add_user_phone.py", kNewRevision);
   }
 
   RunOutcome run(RunRequest request = {}) {
-    request.message = "m";
+    if (request.message.empty()) {
+      request.message = "add user phone";
+    }
     PipelineDeps deps;
-    deps.workspace = &ws_;
+    deps.workspace = &launchWorkspace_;
     deps.resolver = &resolver_;
     deps.databaseFactory = [this](const database::ConnectionInfo&) {
       return std::unique_ptr<database::Database>(db_.release());
     };
     deps.now = [] { return std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000)); };
     deps.randomSuffix = [] { return std::string("abcdef"); };
+    deps.cancelled = cancelled_;
+    deps.startDriver = [this](workspace::Workspace&, const alembic::DriverOptions& options) {
+      options_ = options;
+      ++driverStarts_;
+      return core::Result<std::unique_ptr<alembic::Driver>>(
+          std::make_unique<testing::DriverRef>(driver_));
+    };
     return runPipeline(request, deps);
   }
 
-  testing::FakeWorkspace ws_;
+  bool hasFile(const std::string& path) const { return driver_.workspace.files.count(path) > 0; }
+
+  testing::FakeWorkspace launchWorkspace_;
+  testing::FakeDriver driver_;
   NiceMock<testing::MockResolver> resolver_;
-  std::unique_ptr<StrictMock<testing::MockDatabase>> db_ =
-      std::make_unique<StrictMock<testing::MockDatabase>>();
+  std::unique_ptr<NiceMock<testing::MockDatabase>> db_ =
+      std::make_unique<NiceMock<testing::MockDatabase>>();
+  NiceMock<testing::MockDatabase>* db = db_.get();
   database::ConnectionInfo conn_;
+  bool schemeChosen_ = true;
+  alembic::DriverOptions options_;
+  int driverStarts_ = 0;
+  std::function<bool()> cancelled_;
 };
 
-TEST_F(PipelineTest, UnreachableDatabase_StopsAtStepOneWithItsReason) {
-  EXPECT_CALL(*db_, probe(_))
+TEST_F(PipelineTest, UnreachableDatabase_StopsAtStepOneWithoutStartingPython) {
+  EXPECT_CALL(*db, probe(_))
       .WillOnce(Return(core::Error::retryable(core::reason::kDatabaseUnavailable,
                                               "cannot reach PostgreSQL at 127.0.0.1:5432")));
   auto outcome = run();
@@ -67,46 +147,91 @@ TEST_F(PipelineTest, UnreachableDatabase_StopsAtStepOneWithItsReason) {
   EXPECT_EQ(outcome.report.reason, "DatabaseUnavailable");
   EXPECT_EQ(outcome.report.condition("DatabaseReady")->status, "False");
   EXPECT_EQ(outcome.report.condition("ModelsRegistered")->reason, "NotRun");
-  EXPECT_EQ(outcome.report.condition("Ready")->status, "False");
-  EXPECT_TRUE(ws_.commands.empty());
+  EXPECT_EQ(driverStarts_, 0);
 }
 
-TEST_F(PipelineTest, UnregisteredModel_StopsBeforeAnyCommandRuns) {
-  ws_.files["app/models/tag.py"] = "class Tag(SQLModel, table=True):\n    id: int\n";
-  EXPECT_CALL(*db_, probe(_)).WillOnce(Return(core::Status{}));
+TEST_F(PipelineTest, OneDriverPerRun_LockedAndStagedForARevision) {
+  auto outcome = run();
+  EXPECT_EQ(outcome.report.phase, "Succeeded") << outcome.report.message;
+  EXPECT_EQ(driverStarts_, 1);
+  EXPECT_EQ(options_.lockPath, "./.alembic-sidecar/lock");
+  EXPECT_EQ(options_.stagingDir, "./.alembic-sidecar/staging-abcdef");
+  EXPECT_TRUE(driver_.shutDownCalled);
+}
+
+TEST_F(PipelineTest, FoundDatabase_GetsTheSchemeTheAppCanUse) {
+  schemeChosen_ = false;
+  driver_.driverInfo.asyncEnv = false;
+  driver_.driverInfo.drivers = {"asyncpg", "psycopg2"};
+  auto outcome = run();
+  EXPECT_EQ(driver_.scheme, "postgresql+psycopg2");
+  EXPECT_THAT(outcome.report.condition("DatabaseReady")->message,
+              HasSubstr("postgresql+psycopg2 from sync env.py"));
+}
+
+TEST_F(PipelineTest, AsyncAppWithoutAsyncDriver_FailsNamingWhatToInstall) {
+  schemeChosen_ = false;
+  driver_.driverInfo.asyncEnv = true;
+  driver_.driverInfo.drivers = {"psycopg2"};
+  auto outcome = run();
+  EXPECT_EQ(outcome.report.reason, "NoDatabaseDriver");
+  EXPECT_THAT(outcome.report.message, HasSubstr("install asyncpg"));
+}
+
+TEST_F(PipelineTest, UnregisteredModel_StopsBeforeAnyDatabaseWork) {
+  alembic::UnregisteredModel tag;
+  tag.className = "Tag";
+  tag.module = "app.models.tag";
+  tag.table = "tag";
+  tag.file = "app/models/tag.py";
+  tag.line = 4;
+  tag.fix = "add `from app.models.tag import Tag  # noqa: F401` to app/db/base.py";
+  driver_.modelsOutcome.unregistered = {tag};
+  EXPECT_CALL(*db, claimScratch(_)).Times(0);
   auto outcome = run();
   EXPECT_EQ(outcome.report.reason, "ModelNotRegistered");
-  EXPECT_THAT(outcome.report.message, HasSubstr("Tag in app/models/tag.py:1"));
-  EXPECT_TRUE(ws_.commands.empty());
+  EXPECT_THAT(outcome.report.message, HasSubstr("Tag in app/models/tag.py:4"));
+  EXPECT_THAT(outcome.report.message, HasSubstr("from app.models.tag import Tag"));
+  EXPECT_THAT(driver_.trace(), Not(::testing::Contains(HasSubstr("upgrade"))));
 }
 
-TEST_F(PipelineTest, MultipleHeads_RefusesToGenerateAndListsThem) {
-  ws_.handler = [](const workspace::Command& cmd) {
-    auto has = [&](const char* word) {
-      return std::find(cmd.argv.begin(), cmd.argv.end(), word) != cmd.argv.end();
-    };
-    if (has("heads")) {
-      return workspace::CommandOutput{0, "aaa (head)\nbbb (head)\n", "", false};
-    }
-    return workspace::CommandOutput{
-        1, "", "FAILED: Multiple heads are present for given argument 'head'; ...\n", false};
-  };
-  EXPECT_CALL(*db_, probe(_)).WillOnce(Return(core::Status{}));
-  EXPECT_CALL(*db_, listDatabases(_)).WillOnce(Return(std::vector<std::string>{}));
-  EXPECT_CALL(*db_, createDatabase(_)).WillOnce(Return(core::Status{}));
-  EXPECT_CALL(*db_, dropDatabase(_)).WillOnce(Return(core::Status{}));
+TEST_F(PipelineTest, ModelImportFailure_QuotesTheException) {
+  driver_.modelsOutcome.importFailures = {
+      {"app.models.broken", "app/models/broken.py", "NameError: name 'Colum' is not defined"}};
+  auto outcome = run();
+  EXPECT_EQ(outcome.report.reason, "ModelImportFailed");
+  EXPECT_THAT(outcome.report.message, HasSubstr("NameError: name 'Colum' is not defined"));
+}
+
+TEST_F(PipelineTest, UnlabelledHeads_RefusedBeforeAScratchDatabaseExists) {
+  driver_.historyOutcome.revisions = {head("aaa"), head("bbb")};
+  EXPECT_CALL(*db, claimScratch(_)).Times(0);
   auto outcome = run();
   EXPECT_EQ(outcome.report.reason, "MultipleHeads");
   EXPECT_THAT(outcome.report.message, HasSubstr("aaa, bbb"));
   ASSERT_FALSE(outcome.report.findings.empty());
   EXPECT_THAT(outcome.report.findings.back().recommendation, HasSubstr("alembic merge heads"));
-  EXPECT_EQ(ws_.commands.size(), 2u);  // the failed upgrade, then `alembic heads`
+}
+
+TEST_F(PipelineTest, LabelledHeadsWithoutHead_EndsHeadRequired) {
+  driver_.historyOutcome.revisions = {head("aaa", {"expand"}), head("bbb", {"contract"})};
+  driver_.onRevision = [](const alembic::DriverTarget&, const std::string&) {
+    alembic::RevisionOutcome out;
+    out.errorType = "CommandError";
+    out.errorLine = "FAILED: Multiple heads are present; please specify the head revision on "
+                    "which the new revision should be based, or perform a merge.";
+    return out;
+  };
+  auto outcome = run();
+  EXPECT_EQ(outcome.report.reason, "HeadRequired");
+  EXPECT_THAT(outcome.report.message, HasSubstr("--head BRANCH@head"));
+  EXPECT_THAT(outcome.report.message, HasSubstr("FAILED: Multiple heads are present"));
+  // Both branches were brought to their heads on the scratch database.
+  EXPECT_EQ(driver_.trace().at(2), "upgrade heads");
 }
 
 TEST_F(PipelineTest, ScratchDatabaseRefused_SuggestsInplace) {
-  EXPECT_CALL(*db_, probe(_)).WillOnce(Return(core::Status{}));
-  EXPECT_CALL(*db_, listDatabases("app_autogen_")).WillOnce(Return(std::vector<std::string>{}));
-  EXPECT_CALL(*db_, createDatabase("app_autogen_1800000000_abcdef"))
+  EXPECT_CALL(*db, claimScratch(kScratch))
       .WillOnce(Return(core::Error::terminal(core::reason::kScratchDatabaseFailed,
                                              "permission denied to create database")));
   auto outcome = run();
@@ -114,34 +239,111 @@ TEST_F(PipelineTest, ScratchDatabaseRefused_SuggestsInplace) {
   EXPECT_THAT(outcome.report.message, HasSubstr("--isolation inplace"));
 }
 
-TEST_F(PipelineTest, FailedAutogenerate_StillDropsTheScratchDatabase) {
-  ws_.handler = [](const workspace::Command& cmd) {
-    bool autogen = std::find(cmd.argv.begin(), cmd.argv.end(), "--autogenerate") != cmd.argv.end();
-    if (autogen) {
-      return workspace::CommandOutput{1, "", "Traceback\nKeyError: 'boom'\n", false};
-    }
-    return workspace::CommandOutput{0, "", "", false};
+TEST_F(PipelineTest, FailedAutogenerate_QuotesTheCauseAndDropsTheScratchDatabase) {
+  driver_.onRevision = [](const alembic::DriverTarget&, const std::string&) {
+    alembic::RevisionOutcome out;
+    out.errorType = "KeyError";
+    out.errorLine = "KeyError: 'boom'";
+    out.tail = "WARNING something noisy\nTraceback (most recent call last):\nKeyError: 'boom'";
+    return out;
   };
-  EXPECT_CALL(*db_, probe(_)).WillOnce(Return(core::Status{}));
-  EXPECT_CALL(*db_, listDatabases(_)).WillOnce(Return(std::vector<std::string>{}));
-  EXPECT_CALL(*db_, createDatabase(_)).WillOnce(Return(core::Status{}));
-  EXPECT_CALL(*db_, fingerprint("app_autogen_1800000000_abcdef"))
-      .WillOnce(Return(database::SchemaFingerprint{}));
-  EXPECT_CALL(*db_, dropDatabase("app_autogen_1800000000_abcdef")).WillOnce(Return(core::Status{}));
+  EXPECT_CALL(*db, dropDatabase(kScratch)).WillOnce(Return(core::Status{}));
   auto outcome = run();
   EXPECT_EQ(outcome.report.reason, "AutogenerateFailed");
-  EXPECT_THAT(outcome.report.message, HasSubstr("KeyError: 'boom'"));
-  // The URL given to alembic pointed at the scratch database, through the environment.
-  const auto& autogen = ws_.commands.back();
-  EXPECT_THAT(autogen.env.at("DATABASE_URL"), HasSubstr("/app_autogen_1800000000_abcdef"));
+  EXPECT_THAT(outcome.report.message, HasSubstr("failed: KeyError: 'boom'"));
+  // Every alembic operation was pointed at the scratch database and fenced to it.
+  for (const auto& call : driver_.calls) {
+    if (call.op == "upgrade" || call.op == "revision") {
+      EXPECT_EQ(call.database, kScratch);
+      EXPECT_EQ(call.identity, std::string(kScratch) + ":16385:1700000000.5");
+    }
+  }
+}
+
+TEST_F(PipelineTest, IsolationBreached_FailsNamingTheDatabaseEnvPyTried) {
+  driver_.onUpgrade = [](const alembic::DriverTarget&, const std::string&) {
+    alembic::OpOutcome out;
+    out.errorType = "IsolationBreached";
+    out.errorLine = "alembic-sidecar refused a connection";
+    out.breach = "database 'app'";
+    return out;
+  };
+  auto outcome = run();
+  EXPECT_EQ(outcome.report.reason, "IsolationBreached");
+  EXPECT_THAT(outcome.report.message, HasSubstr("env.py connected to database 'app'"));
+  EXPECT_THAT(outcome.report.message, HasSubstr("--url-env"));
+  EXPECT_THAT(driver_.trace(), Not(::testing::Contains(HasSubstr("revision"))));
+}
+
+TEST_F(PipelineTest, RoundTrip_PassesAndTheFileJoinsTheHistoryLast) {
+  auto before = schema({{"id", "integer"}});
+  auto after = schema({{"id", "integer"}, {"phone", "character varying"}});
+  EXPECT_CALL(*db, fingerprint(kScratch))
+      .WillOnce(Return(before))
+      .WillOnce(Return(after))
+      .WillOnce(Return(schema({{"id", "integer"}})))
+      .WillOnce(Return(schema({{"id", "integer"}, {"phone", "character varying"}})));
+  auto outcome = run();
+  ASSERT_EQ(outcome.report.phase, "Succeeded") << outcome.report.message;
+  EXPECT_EQ(outcome.report.reason, "RevisionCreated");
+  EXPECT_TRUE(outcome.report.roundTrip.schemaRestored);
+  EXPECT_EQ(outcome.report.revision->file, "migrations/versions/b2_add_user_phone.py");
+  EXPECT_TRUE(hasFile("migrations/versions/b2_add_user_phone.py"));
+  EXPECT_FALSE(hasFile(driver_.staging + "/b2_add_user_phone.py"));
+  auto trace = driver_.trace();
+  auto at = [&](const std::string& op) {
+    return std::find(trace.begin(), trace.end(), op) - trace.begin();
+  };
+  EXPECT_LT(at("downgrade a1"), at("adopt " + driver_.staging + "/b2_add_user_phone.py"));
+}
+
+TEST_F(PipelineTest, RoundTrip_FailsWhenTheReupgradeProducesAnotherSchema) {
+  EXPECT_CALL(*db, fingerprint(kScratch))
+      .WillOnce(Return(schema({{"id", "integer"}})))
+      .WillOnce(Return(schema({{"id", "integer"}, {"phone", "character varying"}})))
+      .WillOnce(Return(schema({{"id", "integer"}})))
+      .WillOnce(Return(schema({{"id", "integer"}, {"phone", "text"}})));
+  auto outcome = run();
+  EXPECT_EQ(outcome.report.phase, "Failed");
+  EXPECT_EQ(outcome.report.reason, "RoundTripSchemaMismatch");
+  EXPECT_THAT(outcome.report.message, HasSubstr("the re-upgrade produced a different schema"));
+  EXPECT_THAT(outcome.report.message, HasSubstr("public.user.phone"));
+  EXPECT_FALSE(outcome.report.roundTrip.schemaRestored);
+  // A rejected revision never joins the history.
+  EXPECT_FALSE(hasFile("migrations/versions/b2_add_user_phone.py"));
+  EXPECT_FALSE(hasFile(driver_.staging + "/b2_add_user_phone.py"));
+}
+
+TEST_F(PipelineTest, RoundTrip_FailsWhenTheDowngradeLeavesAnObject) {
+  EXPECT_CALL(*db, fingerprint(kScratch))
+      .WillOnce(Return(schema({{"id", "integer"}})))
+      .WillOnce(Return(schema({{"id", "integer"}, {"phone", "character varying"}})))
+      .WillOnce(Return(schema({{"id", "integer"}, {"phone", "character varying"}})))
+      .WillOnce(Return(schema({{"id", "integer"}, {"phone", "character varying"}})));
+  auto outcome = run();
+  EXPECT_EQ(outcome.report.reason, "RoundTripSchemaMismatch");
+  EXPECT_THAT(outcome.report.message, HasSubstr("did not restore the schema"));
+  EXPECT_THAT(outcome.report.message, Not(HasSubstr("re-upgrade produced")));
+}
+
+TEST_F(PipelineTest, EmptyRevision_NeverJoinsTheHistory) {
+  driver_.stageRevision("b2_nothing.py",
+                        "revision = 'b2'\ndown_revision = 'a1'\n\ndef upgrade():\n    pass\n\n"
+                        "def downgrade():\n    pass\n");
+  auto outcome = run();
+  EXPECT_EQ(outcome.report.phase, "Succeeded");
+  EXPECT_EQ(outcome.report.reason, "NoChanges");
+  EXPECT_FALSE(hasFile("migrations/versions/b2_nothing.py"));
+  EXPECT_FALSE(hasFile(driver_.staging + "/b2_nothing.py"));
+  EXPECT_THAT(driver_.trace(), Not(::testing::Contains(HasSubstr("adopt"))));
 }
 
 TEST_F(PipelineTest, PasswordsNeverReachTheReport) {
-  EXPECT_CALL(*db_, probe(_))
+  EXPECT_CALL(*db, probe(_))
       .WillOnce(Return(core::Error::retryable(core::reason::kDatabaseUnavailable,
                                               "driver said: password pw rejected")));
   auto outcome = run();
-  EXPECT_THAT(outcome.report.message, ::testing::Not(HasSubstr("pw ")));
+  EXPECT_THAT(outcome.report.message, Not(HasSubstr("pw ")));
   EXPECT_THAT(outcome.report.message, HasSubstr("password **** rejected"));
 }
 
@@ -150,6 +352,58 @@ TEST_F(PipelineTest, UnknownAction_FailsWithUsageError) {
   request.action = "explode";
   auto outcome = run(request);
   EXPECT_EQ(outcome.report.reason, "UsageError");
+}
+
+TEST_F(PipelineTest, ScratchLease_IsReleasedOnlyAfterTheScratchDatabaseIsDropped) {
+  auto released = std::make_shared<bool>(false);
+  bool releasedAtDrop = true;
+  driver_.onUpgrade = [](const alembic::DriverTarget&, const std::string&) {
+    alembic::OpOutcome out;
+    out.errorType = "CommandError";
+    out.errorLine = "FAILED: boom";
+    return out;
+  };
+  EXPECT_CALL(*db, claimScratch(kScratch))
+      .WillOnce(Return(testing::FakeScratchLease::make(released)));
+  EXPECT_CALL(*db, dropDatabase(kScratch)).WillOnce([&](const std::string&) {
+    releasedAtDrop = *released;
+    return core::Status{};
+  });
+  auto outcome = run();
+  EXPECT_EQ(outcome.report.reason, "BaselineUpgradeFailed");
+  EXPECT_FALSE(releasedAtDrop);
+  EXPECT_TRUE(*released);
+}
+
+TEST_F(PipelineTest, SweepBeforeClaim_DropsAnOrphanWhoseOwnerIsGone) {
+  database::ScratchOwner gone{"app", 1, 2, "laptop", 42, "2027-01-15T08:00:00Z"};
+  std::string orphan = "app_autogen_1799999990_dead00";
+  EXPECT_CALL(*db, listScratch("app_autogen_"))
+      .WillOnce(Return(std::vector<database::ScratchDatabase>{{orphan, gone, false}}));
+  ::testing::InSequence order;
+  EXPECT_CALL(*db, dropDatabase(orphan)).WillOnce(Return(core::Status{}));
+  EXPECT_CALL(*db, claimScratch(_)).WillOnce(Return(core::Error::terminal("X", "stop here")));
+  run();
+}
+
+TEST_F(PipelineTest, CancelledWhileTheDriverWorks_ReportsCancelledAndCleansUp) {
+  bool cancelled = false;
+  cancelled_ = [&] { return cancelled; };
+  driver_.onRevision = [&](const alembic::DriverTarget&, const std::string&) {
+    cancelled = true;  // the signal arrives while autogenerate runs; the driver is stopped
+    alembic::RevisionOutcome out;
+    out.errorType = "Terminated";
+    out.errorLine = "the driver was stopped";
+    return out;
+  };
+  EXPECT_CALL(*db, dropDatabase(kScratch)).WillOnce(Return(core::Status{}));
+  auto outcome = run();
+  EXPECT_EQ(outcome.report.phase, "Failed");
+  EXPECT_EQ(outcome.report.reason, "Cancelled");
+  EXPECT_EQ(outcome.report.condition("RevisionGenerated")->reason, "Cancelled");
+  EXPECT_EQ(outcome.report.condition("Ready")->reason, "Cancelled");
+  EXPECT_FALSE(hasFile("migrations/versions/b2_add_user_phone.py"));
+  EXPECT_TRUE(driver_.shutDownCalled);
 }
 
 }  // namespace
