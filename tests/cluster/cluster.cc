@@ -491,6 +491,24 @@ bool ClusterTest::finished(const std::string& runName) {
   return phase == "Succeeded" || phase == "Escalated" || phase == "Failed";
 }
 
+int ClusterTest::execSessions() {
+  std::ifstream audit(env_->auditLog());
+  if (!audit) {
+    ADD_FAILURE() << "no audit log at " << env_->auditLog()
+                  << ": start the stack with tests/cluster/envtest.sh start DIR";
+    return -1;
+  }
+  int sessions = 0;
+  for (std::string line; std::getline(audit, line);) {
+    auto entry = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    const auto& ref = core::objectOr(entry, "objectRef");
+    sessions += core::stringField(ref, "namespace") == ns_ &&
+                core::stringField(ref, "subresource") == "exec" &&
+                core::stringField(entry, "stage") == "RequestReceived";
+  }
+  return sessions;
+}
+
 std::string ClusterTest::createdName(const std::string& output) {
   const std::string prefix = "migrationrun.alembic.sidecar.dev/";
   auto pos = output.find(prefix);
@@ -586,6 +604,12 @@ void SampleAppTest::expectNoCanaryAnywhere(const std::vector<std::string>& moreO
   }
   for (size_t i = 0; i < moreOutputs.size(); ++i) {
     places.emplace_back("output " + std::to_string(i), moreOutputs[i]);
+  }
+  // Every pods/exec argv the sidecar sent, as the apiserver logged it: a URL passed on a
+  // command line would end up in a real cluster's audit trail.
+  if (std::ifstream audit(env_->auditLog()); audit) {
+    places.emplace_back("the apiserver's audit log",
+                        std::string(std::istreambuf_iterator<char>(audit), {}));
   }
   for (const auto& [where, text] : places) {
     EXPECT_EQ(text.find(password), std::string::npos) << "canary password in " << where;

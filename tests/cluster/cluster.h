@@ -51,6 +51,8 @@ class Envtest {
   const std::string& caFile() const { return caFile_; }
   const std::string& adminToken() const { return adminToken_; }
   const std::string& devToken() const { return devToken_; }
+  /** The apiserver's audit log of pods/exec requests (tests/cluster/envtest.sh turns it on). */
+  std::string auditLog() const { return dir_ + "/audit/audit.log"; }
 
   kube::ClusterConfig configWithToken(const std::string& token) const;
   std::shared_ptr<kube::KubeClient> clientWithToken(const std::string& token) const;
@@ -137,6 +139,11 @@ class ClusterTest : public ::testing::Test {
   /** A new MigrationRun (admin) with this spec; returns its name. */
   std::string newRun(const nlohmann::json& spec, const std::string& generateName = "run-");
   bool finished(const std::string& runName);
+  /**
+   * pods/exec requests the real apiserver received for pods in the namespace so far, from its
+   * audit log; -1 (and a test failure) when the stack was started without one.
+   */
+  int execSessions();
 
   /** The run name `request` printed ("...migrationrun.alembic.sidecar.dev/NAME created..."). */
   static std::string createdName(const std::string& output);
@@ -182,7 +189,8 @@ class SampleAppTest : public ClusterTest {
   ChildProcess& startNativeSidecar(int port = 0, const std::vector<std::string>& extraArgs = {});
   /** `request` as the user `dev` (bound to the requester Role). */
   CliResult requestAsDev(const std::vector<std::string>& args);
-  /** Fails the test where the canary password shows up: logs, runs, Events, ConfigMaps. */
+  /** Fails the test where the canary password shows up: logs, runs, Events, ConfigMaps, the
+   * apiserver's audit log of pods/exec argv. */
   void expectNoCanaryAnywhere(const std::vector<std::string>& moreOutputs = {});
 
   std::unique_ptr<CanaryDatabase> db_;

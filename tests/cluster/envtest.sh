@@ -25,11 +25,25 @@ fi
 
 case $action in
   start)
-    "$kit/start.sh" "$dir"
+    # The apiserver's audit log records every pods/exec request (metadata only: who, which pod;
+    # no bodies, no tokens), so the suite can count the exec sessions a run opens.
+    mkdir -p "$dir/audit"
+    cat >"$dir/audit/policy.yaml" <<'EOF'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [ResponseStarted, ResponseComplete, Panic]
+rules:
+- level: Metadata
+  resources: [{group: "", resources: [pods/exec]}]
+- level: None
+EOF
+    ENVTEST_APISERVER_ARGS="${ENVTEST_APISERVER_ARGS:+$ENVTEST_APISERVER_ARGS }--audit-policy-file=$dir/audit/policy.yaml --audit-log-path=$dir/audit/audit.log" \
+      "$kit/start.sh" "$dir"
     ;;
   stop)
     # The kit's stop.sh stops exactly the pids it recorded in DIR; logs stay on failure.
     if [[ -e $dir/env.sh ]]; then "$kit/stop.sh" "$dir"; fi
+    rm -rf "$dir/audit"
     ;;
   *) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
 esac

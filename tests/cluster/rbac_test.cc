@@ -53,14 +53,17 @@ TEST_F(Rbac, UserWithoutRights_GetsAClearMessageFromRequest) {
   ASSERT_EQ(created.exitCode, 0) << created.err;
   std::string kubeconfig = serviceAccountKubeconfig("nobody");
   auto result = request({"--action", "check"}, kubeconfig);
-  // Today `request` exits 1 (Failed) here; the "no access" exit code arrives with issue 12.
-  EXPECT_NE(result.exitCode, 0);
-  EXPECT_THAT(result.err, HasSubstr("cannot create the MigrationRun in namespace " + ns_));
+  // 4: no run was judged, the access must be fixed (1 would say the migration failed).
+  EXPECT_EQ(result.exitCode, 4) << result.err;
+  EXPECT_THAT(result.err, HasSubstr("could not talk to the Kubernetes API: cannot create the "
+                                    "MigrationRun in namespace " +
+                                    ns_));
   EXPECT_THAT(result.err, HasSubstr("Forbidden"));
   EXPECT_THAT(result.err,
               HasSubstr("User \"system:serviceaccount:" + ns_ +
                         ":nobody\" cannot create resource \"migrationruns\" in API group "
-                        "\"alembic.sidecar.dev\" in the namespace \"" + ns_ + "\""));
+                        "\"alembic.sidecar.dev\" in the namespace \"" +
+                        ns_ + "\""));
   auto listed = kubectl({"get", "mrun", "-o", "name"});
   EXPECT_EQ(listed.out, "") << "a refused request left a run behind";
 }

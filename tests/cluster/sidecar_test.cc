@@ -46,7 +46,8 @@ void upgradeLocally(const std::string& dir, const std::string& url) {
 
 /** Each alembic command of this app copy takes a second longer: easy to interrupt. */
 void slowDown(ExampleApp& app) {
-  app.replace("migrations/env.py", "import asyncio\n", "import asyncio\nimport time\n\ntime.sleep(1)\n");
+  app.replace("migrations/env.py", "import asyncio\n",
+              "import asyncio\nimport time\n\ntime.sleep(1)\n");
 }
 
 using SidecarTest = SampleAppTest;
@@ -56,19 +57,24 @@ TEST_F(SidecarTest, RevisionCheckUpgradeRoundtrip_ThroughPodsExecIntoTheAppConta
   const auto classicBefore = classicApp_.versionFiles();
   int port = freePort();
   startNativeSidecar(port);
-  ASSERT_TRUE(waitUntil([&] { return httpGet(port, "/readyz").first == 200; },
-                        std::chrono::seconds(30)))
+  ASSERT_TRUE(
+      waitUntil([&] { return httpGet(port, "/readyz").first == 200; }, std::chrono::seconds(30)))
       << sidecars_[0]->log();
 
-  auto revision = requestAsDev({"--action", "revision", "-m", "add user phone",
-                                "--target-selector", "app=backend,sidecar-form=native"});
+  const int execsBefore = execSessions();
+  auto revision = requestAsDev({"--action", "revision", "-m", "add user phone", "--target-selector",
+                                "app=backend,sidecar-form=native"});
   ASSERT_EQ(revision.exitCode, 0) << revision.err << revision.out;
+  // The whole run was one pods/exec session, as the apiserver saw it: the driver in the app
+  // container served every alembic operation and every file the run read or wrote.
+  EXPECT_EQ(execSessions() - execsBefore, 1) << "pods/exec sessions for one revision";
   auto report = revision.json();
   EXPECT_EQ(report["phase"], "Succeeded");
   EXPECT_EQ(report["reason"], "RevisionCreated");
   EXPECT_EQ(report["database"]["source"], "env/" + nativePod_ + "/app");
-  EXPECT_THAT(report["operations"],
-              Contains(nlohmann::json{{"op", "add_column"}, {"table", "user"}, {"column", "phone"}}));
+  EXPECT_THAT(
+      report["operations"],
+      Contains(nlohmann::json{{"op", "add_column"}, {"table", "user"}, {"column", "phone"}}));
   EXPECT_EQ(report["roundTrip"]["schemaRestored"], true);
   EXPECT_THAT(revision.err, HasSubstr("ok  RoundTripPassed (SchemaRestored)"));
 
@@ -108,20 +114,20 @@ TEST_F(SidecarTest, RevisionCheckUpgradeRoundtrip_ThroughPodsExecIntoTheAppConta
                             "NoEscalations", "SchemaRestored", "RevisionCreated"}));
 
   // check: the models and the migrations agree now.
-  auto check = requestAsDev({"--action", "check", "--target-selector",
-                             "app=backend,sidecar-form=native"});
+  auto check =
+      requestAsDev({"--action", "check", "--target-selector", "app=backend,sidecar-form=native"});
   ASSERT_EQ(check.exitCode, 0) << check.err << check.out;
   EXPECT_EQ(check.json()["reason"], "InSync");
 
   // upgrade: the app's own database reaches the new head.
-  auto upgrade = requestAsDev({"--action", "upgrade", "--target-selector",
-                               "app=backend,sidecar-form=native"});
+  auto upgrade =
+      requestAsDev({"--action", "upgrade", "--target-selector", "app=backend,sidecar-form=native"});
   ASSERT_EQ(upgrade.exitCode, 0) << upgrade.err << upgrade.out;
   EXPECT_EQ(appliedRevision(db_->connection), status["revision"]["id"].get<std::string>());
 
   // roundtrip: the newest revision goes down and up again on a scratch database.
-  auto roundtrip = requestAsDev({"--action", "roundtrip", "--target-selector",
-                                 "app=backend,sidecar-form=native"});
+  auto roundtrip = requestAsDev(
+      {"--action", "roundtrip", "--target-selector", "app=backend,sidecar-form=native"});
   ASSERT_EQ(roundtrip.exitCode, 0) << roundtrip.err << roundtrip.out;
   EXPECT_EQ(roundtrip.json()["roundTrip"]["schemaRestored"], true);
   EXPECT_THAT(databasesWithPrefix(db_->connection.database + "_autogen_"), IsEmpty());
@@ -186,9 +192,10 @@ TEST_F(SidecarTest, TransientFailure_IsRetriedUpToTheBackoffLimit) {
   // A password PostgreSQL refuses: DatabaseUnavailable, which may heal (a rotated Secret).
   database::ConnectionInfo wrong = db_->connection;
   wrong.password = "not-the-password";
-  ASSERT_TRUE(admin_->mergePatch(res::secrets(ns_).named("app-db"),
-                                 {{"stringData", {{"uri", wrong.url()}}}})
-                  .ok());
+  ASSERT_TRUE(
+      admin_
+          ->mergePatch(res::secrets(ns_).named("app-db"), {{"stringData", {{"uri", wrong.url()}}}})
+          .ok());
   startNativeSidecar(0, {"--retry-base-seconds", "1"});
   std::string name = newRun({{"action", "check"}, {"backoffLimit", 1}});
   ASSERT_TRUE(waitUntil([&] { return finished(name); }, std::chrono::seconds(120)));
@@ -204,12 +211,13 @@ TEST_F(SidecarTest, TransientFailure_IsRetriedUpToTheBackoffLimit) {
 TEST_F(SidecarTest, ProbesAndMetrics) {
   int port = freePort();
   startNativeSidecar(port);
-  ASSERT_TRUE(waitUntil([&] { return httpGet(port, "/readyz").first == 200; },
-                        std::chrono::seconds(30)));
+  ASSERT_TRUE(
+      waitUntil([&] { return httpGet(port, "/readyz").first == 200; }, std::chrono::seconds(30)));
   EXPECT_EQ(httpGet(port, "/healthz").first, 200);
   auto result = requestAsDev({"--action", "check"});
   ASSERT_EQ(result.exitCode, 0) << result.err << result.out;
-  // The counter moves just after the final status write `request` waits for.
+  // `request` returns once the status says Succeeded; the counter moves when the run has also
+  // cleaned up (driver stopped, scratch dropped), a moment later.
   const std::string finishedRun =
       "alembic_sidecar_runs_total{action=\"check\",phase=\"Succeeded\"} 1";
   std::pair<int, std::string> metrics;
@@ -218,9 +226,11 @@ TEST_F(SidecarTest, ProbesAndMetrics) {
         metrics = httpGet(port, "/metrics");
         return metrics.second.find(finishedRun) != std::string::npos;
       },
-      std::chrono::seconds(10)))
+      std::chrono::seconds(20)))
       << metrics.second;
   EXPECT_EQ(metrics.first, 200);
+  EXPECT_THAT(metrics.second, HasSubstr("alembic_sidecar_runs_in_progress 0"));
+  EXPECT_THAT(metrics.second, HasSubstr("alembic_sidecar_watch_restarts_total"));
   EXPECT_THAT(metrics.second,
               HasSubstr("alembic_sidecar_step_duration_seconds_count{step=\"DatabaseReady\"} 1"));
   EXPECT_EQ(httpGet(port, "/nope").first, 404);
@@ -273,7 +283,12 @@ TEST_F(SidecarTest, SigkillMidRunThenRestart_TheRunEndsOnce) {
       << first.log();
   first.signal(SIGKILL);
   first.wait(std::chrono::seconds(5));
-  EXPECT_EQ(nativeApp_.versionFiles().size(), before.size() + 1);  // the half-done file
+  // The half-done file is staged, outside the history: alembic cannot load it as head.
+  EXPECT_EQ(nativeApp_.versionFiles(), before);
+  const std::string staged =
+      core::stringField(core::objectOr(run(name), "status"), "pendingRevisionFile");
+  EXPECT_THAT(staged, HasSubstr(".alembic-sidecar/staging-"));
+  EXPECT_TRUE(std::filesystem::exists(nativeApp_.dir() + "/" + staged)) << staged;
 
   startNativeSidecar(0, {"--heartbeat-seconds", "1", "--stale-after-seconds", "15"});
   ASSERT_TRUE(waitUntil([&] { return finished(name); }, std::chrono::seconds(180)))
@@ -281,7 +296,10 @@ TEST_F(SidecarTest, SigkillMidRunThenRestart_TheRunEndsOnce) {
   auto status = run(name)["status"];
   EXPECT_EQ(status["phase"], "Succeeded") << status.dump();
   EXPECT_EQ(status["attempts"], 2);
-  EXPECT_EQ(nativeApp_.versionFiles().size(), before.size() + 1);  // one revision, not two
+  EXPECT_EQ(nativeApp_.versionFiles().size(), before.size() + 1);          // one revision, not two
+  EXPECT_FALSE(std::filesystem::exists(nativeApp_.dir() + "/" + staged));  // swept by the rerun
+  EXPECT_TRUE(std::filesystem::exists(nativeApp_.dir() + "/" +
+                                      status["revision"]["file"].get<std::string>()));
   EXPECT_THAT(databasesWithPrefix(db_->connection.database + "_autogen_"), IsEmpty());
   auto reasons = eventReasons(name);
   EXPECT_EQ(std::count(reasons.begin(), reasons.end(), "RevisionCreated"), 1);
