@@ -67,13 +67,6 @@ CMD ["python3", "-c", "import signal, sys, fastapi_template.models; signal.signa
 
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime
 ARG RUNTIME_LIBRARIES
-ARG VERSION=0.1.0
-ARG REVISION=unknown
-LABEL org.opencontainers.image.title="alembic-sidecar" \
-      org.opencontainers.image.description="Creates Alembic migrations only through alembic revision --autogenerate, validates and round-trips them, and reports through a MigrationRun custom resource" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.base.name="docker.io/library/debian:bookworm-slim"
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
@@ -96,3 +89,12 @@ USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/alembic-sidecar"]
 CMD ["sidecar", "--port", "8080"]
+# Last: REVISION changes with every commit, and an ARG invalidates the layer cache of every
+# step after it; here that is only this metadata.
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="alembic-sidecar" \
+      org.opencontainers.image.description="Creates Alembic migrations only through alembic revision --autogenerate, validates and round-trips them, and reports through a MigrationRun custom resource" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.base.name="docker.io/library/debian:bookworm-slim"
