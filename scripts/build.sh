@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Configures and builds everything (library, alembic-sidecar, test binaries) into ./build.
+# Configures and builds everything (library, alembic-sidecar, test binaries) into ./build;
+# BUILD_TARGETS="alembic-sidecar" builds only those targets (what demo.sh runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR="${BUILD_DIR:-build}"
@@ -14,4 +15,5 @@ fi
 # shellcheck disable=SC2086
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" \
   "${LAUNCHER[@]}" ${CMAKE_ARGS:-} >/dev/null
-cmake --build "$BUILD_DIR" -j "${JOBS:-$(nproc)}"
+# shellcheck disable=SC2086
+cmake --build "$BUILD_DIR" -j "${JOBS:-$(nproc)}" ${BUILD_TARGETS:+--target $BUILD_TARGETS}

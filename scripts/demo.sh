@@ -2,10 +2,12 @@
 # The first README command: install, build, start a throwaway PostgreSQL, and run
 # `alembic-sidecar revision` on a copy of the bundled example app that has a pending model
 # change (a new `phone` column on `user`). Prints the report; leaves nothing behind.
+# It builds only the binary it runs (no test binaries), so the first report comes after one
+# compile of the tool, not of the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
-./scripts/build.sh
+BUILD_TARGETS=alembic-sidecar ./scripts/build.sh
 export PATH="$PWD/.tools/bin:$PATH"
 BIN="$PWD/${BUILD_DIR:-build}/alembic-sidecar"
 

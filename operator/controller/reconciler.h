@@ -81,7 +81,12 @@ class Reconciler {
                                                                    Decision decision);
   std::optional<std::chrono::system_clock::time_point> execute(const nlohmann::json& run,
                                                                const RunView& before);
-  core::Result<nlohmann::json> targetPod(const RunSpec& spec);
+  /**
+   * The pod alembic runs in: the first Running pod by name that spec.target.podSelector
+   * matches (recorded in status.targetPod; a warning Event TargetAmbiguous names the others
+   * when there are several), else this sidecar's own pod.
+   */
+  core::Result<nlohmann::json> targetPod(const RunSpec& spec, const nlohmann::json& run);
   std::string nowText() const;
 
   std::shared_ptr<kube::KubeApi> api_;

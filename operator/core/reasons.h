@@ -81,6 +81,7 @@ inline constexpr char kClaimLost[] = "ClaimLost";
 inline constexpr char kClaimed[] = "Claimed";
 inline constexpr char kRetryScheduled[] = "RetryScheduled";
 inline constexpr char kInterrupted[] = "Interrupted";
+inline constexpr char kTargetAmbiguous[] = "TargetAmbiguous";  // several pods match the selector
 // The sidecar's readiness: Events on its own pod, and the /readyz text.
 inline constexpr char kStatusWriteForbidden[] = "StatusWriteForbidden";
 inline constexpr char kPermissionCheckFailed[] = "PermissionCheckFailed";

@@ -3,15 +3,11 @@
 Run with Debian's interpreter: /usr/bin/python3 -m unittest discover -s tests/shipping -v
 (python3-yaml and python3-jsonschema; the pyenv python3 on PATH has neither).
 """
-import json
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
-import unittest
 from pathlib import Path
 
 try:
@@ -25,7 +21,6 @@ HERE = Path(__file__).resolve().parent
 MANIFESTS = REPO / "manifests"
 CRD_FILE = MANIFESTS / "crd" / "migrationruns.yaml"
 CHART = REPO / "helm" / "alembic-sidecar"
-KAS_DIR = REPO / "tests" / "kube_api_server"
 SIDECAR = "alembic-sidecar"
 
 
@@ -268,57 +263,6 @@ def check_pod_security(test, pod_spec, where, sidecar_form=None):
         test.assertEqual(kinds, {"serviceAccountToken", "configMap", "downwardAPI"},
                          f"{where}: projected token, ca.crt and namespace")
     return side
-
-
-# --- The test Kubernetes API server (tests/kube_api_server) ---------------------------------------
-
-class KubeTestServer:
-    """Starts tests/kube_api_server/server.py with the CRD; `kubeconfig` for kubectl."""
-
-    def __init__(self):
-        self.proc = None
-        self.tmp = None
-        self.info = None
-
-    def start(self):
-        try:
-            import aiohttp  # noqa: F401  (the server needs it)
-            import cryptography  # noqa: F401
-        except ImportError:
-            raise unittest.SkipTest("python3-aiohttp/python3-cryptography missing: the test API "
-                                    "server cannot run") from None
-        self.tmp = tempfile.mkdtemp(prefix="shipping-kas-")
-        log = open(os.path.join(self.tmp, "server.log"), "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, str(KAS_DIR / "server.py"), "--state-dir", self.tmp, "--port", "0",
-             "--exec-root", self.tmp, "--crd", str(CRD_FILE)],
-            stdout=subprocess.PIPE, stderr=log, text=True)
-        log.close()
-        line = self.proc.stdout.readline()
-        if not line:
-            self.proc.wait(10)
-            with open(os.path.join(self.tmp, "server.log")) as f:
-                raise RuntimeError("test API server did not start: " + f.read())
-        self.info = json.loads(line)
-        return self
-
-    @property
-    def kubeconfig(self):
-        return self.info["kubeconfig"]
-
-    def stop(self):
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-            self.proc.stdout.close()
-            self.proc = None
-        if self.tmp:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            self.tmp = None
 
 
 # --- Dockerfile --------------------------------------------------------------------------------

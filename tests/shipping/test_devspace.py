@@ -153,6 +153,17 @@ class DevspaceStructureTest(unittest.TestCase):
                             and r == "/app/migrations/versions" for l, r in synced), synced)
 
 
+    def test_commands_and_dev_select_the_same_single_deployment(self):
+        # The runs must land in the pod whose migrations/versions the dev sync brings back.
+        selector = dict(kv.split("=", 1)
+                        for kv in var_defaults(self.cfg)["TARGET_SELECTOR"].split(","))
+        (dev,) = self.cfg["dev"].values()
+        self.assertEqual(selector, dev["labelSelector"])
+        pods = [d["spec"]["template"] for d in load_docs(MANIFESTS / "sample-app.yaml")]
+        matching = [p for p in pods if selector.items() <= p["metadata"]["labels"].items()]
+        self.assertEqual(len(matching), 1, "TARGET_SELECTOR must pick one Deployment")
+
+
 class DevspaceCommandsTest(unittest.TestCase):
     def setUp(self):
         self.cfg = config()
@@ -162,10 +173,10 @@ class DevspaceCommandsTest(unittest.TestCase):
     def command(self, name):
         return substitute(self.cfg["commands"][name]["command"], self.values)
 
-    def request(self, action, *more):
+    def request(self, action, *more, namespace="team-ns", context="kind-dev"):
         return ["alembic-sidecar", "request", "--action", action, *more,
-                "--target-selector", "app=backend", "--namespace", "team-ns",
-                "--context", "kind-dev", "--wait"]
+                "--target-selector", "app=backend,sidecar-form=native", "--namespace", namespace,
+                "--context", context, "--wait"]
 
     def test_alembic_revision_passes_the_message_as_one_argument(self):
         for args in (["add user email column"], ["add", "user", "email", "column"]):
@@ -173,6 +184,28 @@ class DevspaceCommandsTest(unittest.TestCase):
                 res, calls = self.runner.run(self.command("alembic-revision"), *args)
                 self.assertEqual(res.returncode, 0, res.stderr)
                 self.assertEqual(calls, [self.request("revision", "-m", "add user email column")])
+
+    def test_namespace_and_context_flags_after_the_command_name_are_devspaces(self):
+        # `devspace run alembic-revision "msg" -n X` hands `-n X` to the command: it must
+        # become the namespace, not part of the message.
+        for args in (["add user email column", "-n", "other"],
+                     ["-n", "other", "add", "user", "email", "column"],
+                     ["--namespace=other", "add user email column"],
+                     ["add user email column", "--namespace", "other"]):
+            with self.subTest(args=args):
+                res, calls = self.runner.run(self.command("alembic-revision"), *args)
+                self.assertEqual(res.returncode, 0, res.stderr)
+                self.assertEqual(calls, [self.request("revision", "-m", "add user email column",
+                                                      namespace="other")])
+        res, calls = self.runner.run(self.command("alembic-check"), "--kube-context", "prod",
+                                     "-n", "other")
+        self.assertEqual(calls, [self.request("check", namespace="other", context="prod")])
+        res, calls = self.runner.run(self.command("alembic-runs"), "-n", "other", "-w")
+        self.assertEqual(calls, [["kubectl", "--context", "kind-dev", "-n", "other", "get",
+                                  "mrun", "-w"]])
+        res, calls = self.runner.run(self.command("alembic-file"), "run-1",
+                                     "--kube-context=prod")
+        self.assertEqual(calls[0][:5], ["kubectl", "--context", "prod", "-n", "team-ns"])
 
     def test_alembic_revision_message_is_never_shell_evaluated(self):
         msg = 'x"; touch /tmp/pwned-$$; echo `id` $(id) #'

@@ -85,6 +85,22 @@ class DockerfileStructureTest(unittest.TestCase):
         for c in copies:
             self.assertIn("--from=build", c, "the final stage copies only build outputs")
 
+    def test_builds_offline_and_ships_no_build_time_environment(self):
+        text = DOCKERFILE.read_text()
+        # A `# syntax=` directive makes BuildKit pull a frontend image: no offline builds.
+        self.assertNotRegex(text, r"(?m)^#\s*syntax=")
+        for s in stages()[1]:
+            for args in instructions(s, "ENV"):
+                self.assertNotIn("DEBIAN_FRONTEND", args, f"{s['name']}: use ARG, not ENV")
+        # The build stage installs only what compiling needs (no PostgreSQL, test libraries,
+        # helm/kubectl): install-deps.sh's `build` profile.
+        runs = " ".join(instructions(stage("build"), "RUN"))
+        self.assertRegex(runs, r"\./scripts/install-deps\.sh build\b")
+
+    def test_example_app_handles_sigterm_as_pid_1(self):
+        (cmd,) = instructions(stage("example-app"), "CMD")
+        self.assertIn("signal.SIGTERM", cmd)
+
     def test_apt_hygiene(self):
         for s in stages()[1]:
             for args in instructions(s, "RUN"):

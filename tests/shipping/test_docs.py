@@ -14,7 +14,7 @@ SECTIONS = ["Two commands", "Quick start on a laptop", "In a cluster", "DevSpace
             "kubectl", "CI pipelines", "Configuration reference", "Findings",
             "Troubleshooting: reason codes", "Security notes", "Docker image", "Dependencies",
             "Tests", "Benchmarks", "Layout"]
-CAPTURED = "Output captured from the e2e tests"
+CAPTURED = "Output captured from the cluster suite"
 
 
 class ReadmeTest(unittest.TestCase):

@@ -1,19 +1,15 @@
-"""manifests/: every file parses, kubectl accepts it, RBAC and the sample app are what the
-sidecar needs.
+"""manifests/: every file parses, kubectl decodes it offline, RBAC and the sample app are what
+the sidecar needs.
 
-kubectl cannot run `apply --dry-run=client` without an API server (it needs discovery to map
-kinds to resources). Here it runs against the project's test API server
-(tests/kube_api_server, started with the CRD) — a local process, no cluster. Without that
-server's Python dependencies, `kubectl label --local` (a purely offline parse through
-kubectl's own decoder) still runs.
+Applying them to a server (kubectl's OpenAPI validation, the CRD's schema and CEL rule for the
+sample runs, the rendered chart) is the cluster suite's job, on a real apiserver:
+tests/cluster/manifests_test.cc.
 """
 import re
-import tempfile
 import unittest
 
-from _support import (DEPLOYMENT_SPEC_FIELDS, MANIFESTS, SIDECAR, KubeTestServer,
-                      check_pod_security, helm_template, load_docs, load_docs_text,
-                      manifest_files, normalize_rules, require_tool, run, sample_runs)
+from _support import (DEPLOYMENT_SPEC_FIELDS, MANIFESTS, SIDECAR, check_pod_security,
+                      load_docs, manifest_files, normalize_rules, require_tool, run)
 
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
@@ -48,64 +44,6 @@ class ManifestFilesTest(unittest.TestCase):
                            "--dry-run=client", "-o", "name"])
                 self.assertEqual(res.returncode, 0, res.stderr)
                 self.assertEqual(len(res.stdout.split()), len(load_docs(path)), res.stdout)
-
-
-class KubectlApplyTest(unittest.TestCase):
-    """`kubectl apply --dry-run=client|server` against the test API server."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = KubeTestServer().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-
-    def kubectl(self, *args):
-        kubectl = require_tool(self, "kubectl")
-        return run([kubectl, "--kubeconfig", self.server.kubeconfig, *args])
-
-    def test_apply_dry_run_client_accepts_every_manifest(self):
-        for path in manifest_files():
-            with self.subTest(path=str(path.relative_to(MANIFESTS))):
-                res = self.kubectl("apply", "--dry-run=client", "--validate=false",
-                                   "-n", "shipping", "-f", str(path))
-                self.assertEqual(res.returncode, 0, res.stderr)
-                lines = [l for l in res.stdout.splitlines() if l.strip()]
-                self.assertEqual(len(lines), len(load_docs(path)), res.stdout)
-                for line in lines:
-                    self.assertRegex(line, r"(created|configured|unchanged) \(dry run\)$")
-
-    def test_apply_dry_run_client_accepts_the_rendered_chart(self):
-        values = {"standalone": {"enabled": True, "image": {"repository": "example/app",
-                                                            "tag": "1"}},
-                  "rbac": {"leaderElection": True, "requester": {"subjects": [
-                      {"kind": "Group", "name": "devs",
-                       "apiGroup": "rbac.authorization.k8s.io"}]}}}
-        res = helm_template(self, values=values, namespace="shipping",
-                            extra=("--include-crds",))
-        self.assertEqual(res.returncode, 0, res.stderr)
-        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
-            f.write(res.stdout)
-            f.flush()
-            applied = self.kubectl("apply", "--dry-run=client", "--validate=false", "-f", f.name)
-        self.assertEqual(applied.returncode, 0, applied.stderr)
-        self.assertEqual(len(applied.stdout.splitlines()), len(load_docs_text(res.stdout)))
-
-    def test_apply_dry_run_server_validates_sample_runs_against_the_crd(self):
-        for path in sample_runs():
-            with self.subTest(sample=path.name):
-                res = self.kubectl("apply", "--dry-run=server", "--validate=false",
-                                   "-n", "shipping", "-f", str(path))
-                self.assertEqual(res.returncode, 0, res.stderr)
-                self.assertIn("(server dry run)", res.stdout)
-
-    def test_apply_dry_run_server_rejects_a_revision_without_message(self):
-        res = self.kubectl("apply", "--dry-run=server", "--validate=false", "-n", "shipping",
-                           "-f", str(MANIFESTS.parent / "tests" / "shipping" / "testdata" /
-                                     "bad-revision-without-message.yaml"))
-        self.assertNotEqual(res.returncode, 0, res.stdout)
-        self.assertIn("spec.message is required when spec.action is revision", res.stderr)
 
 
 class RbacTest(unittest.TestCase):

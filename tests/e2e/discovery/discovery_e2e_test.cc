@@ -148,20 +148,6 @@ TEST_F(Discovery, SpecExplicitFieldsWithPasswordFrom) {
   expectConnects(resolve(*spec), role, "spec");
 }
 
-TEST_F(Discovery, ServiceBindingSecret) {
-  PgRole role("bound_" + randomName(6));
-  create(res::secrets(kNs), secret("shop-db",
-                                   {{"type", "postgresql"},
-                                    {"provider", "bitnami"},
-                                    {"host", "127.0.0.1"},
-                                    {"port", std::to_string(pgPort())},
-                                    {"database", role.database},
-                                    {"username", role.user},
-                                    {"password", role.password}},
-                                   "servicebinding.io/postgresql"));
-  expectConnects(resolve(), role, "servicebinding/shop-db");
-}
-
 TEST_F(Discovery, CloudNativePgAppSecretAndRwService) {
   PgRole role("app" + randomName(6));
   create(res::cnpgClusters(kNs),
@@ -259,32 +245,6 @@ TEST_F(Discovery, BitnamiChartServiceSecretAndStatefulSet) {
                  {{"name", "POSTGRES_DATABASE"}, {"value", role.database}}}}}}}}}}}}}};
   create(res::statefulSets(kNs), sts);
   expectConnects(resolve(), role, "bitnami/rel-postgresql");
-}
-
-TEST_F(Discovery, TargetContainerDatabaseUrlFromSecret) {
-  PgRole role("web_" + randomName(6));
-  create(res::secrets(kNs),
-         secret("web-env", {{"url", "postgresql+asyncpg://" + role.user + ":" +
-                                        core::percentEncode(role.password) + "@127.0.0.1:" +
-                                        std::to_string(pgPort()) + "/" + role.database}}));
-  nlohmann::json pod = {
-      {"apiVersion", "v1"},
-      {"kind", "Pod"},
-      {"metadata", {{"name", "web-0"}}},
-      {"spec",
-       {{"containers",
-         {{{"name", "alembic-sidecar"}, {"image", "alembic-sidecar:dev"}},
-          {{"name", "app"},
-           {"image", "shop:dev"},
-           {"env",
-            {{{"name", "DATABASE_URL"},
-              {"valueFrom", {{"secretKeyRef", {{"name", "web-env"}, {"key", "url"}}}}}}}}}}}}}};
-  create(res::pods(kNs), pod);
-  auto stored = server()->adminClient()->get(res::pods(kNs).named("web-0"));
-  ASSERT_TRUE(stored) << stored.error().message;
-  auto resolved = resolve({}, TargetContainer{*stored, "app"});
-  expectConnects(resolved, role, "env/web-0/app");
-  EXPECT_EQ(resolved->connection.scheme, "postgresql+asyncpg");
 }
 
 TEST_F(Discovery, NothingFoundAndMissingSecretsNeverShowAPassword) {

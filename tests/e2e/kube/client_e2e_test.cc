@@ -23,13 +23,6 @@ nlohmann::json configMap(const std::string& name, const std::string& value = "v"
           {"data", {{"key", value}}}};
 }
 
-nlohmann::json migrationRun(const std::string& name) {
-  return {{"apiVersion", "alembic.sidecar.dev/v1alpha1"},
-          {"kind", "MigrationRun"},
-          {"metadata", {{"name", name}}},
-          {"spec", {{"action", "revision"}, {"message", "add user email"}}}};
-}
-
 ClientOptions quickRetries(int attempts = 4) {
   ClientOptions options;
   options.retry = {std::chrono::milliseconds(50), std::chrono::milliseconds(400), attempts,
@@ -45,107 +38,6 @@ std::shared_ptr<KubeClient> clientFor(const ClusterConfig& config,
 }
 
 using Client = ServerSuite;
-
-TEST_F(Client, CrudAndPaginatedListAgainstTheServer) {
-  auto client = server()->adminClient();
-  const auto cms = resources::configMaps("default");
-  for (int i = 0; i < 7; ++i) {
-    auto created = client->create(cms, configMap("cm-" + std::to_string(i)));
-    ASSERT_TRUE(created) << created.error().message;
-  }
-  auto all = listAll(*client, cms, ListOptions{"", "", 3, "", ""});
-  ASSERT_TRUE(all) << all.error().message;
-  EXPECT_EQ(all->items.size(), 7u);
-  EXPECT_FALSE(all->resourceVersion.empty());
-
-  auto got = client->get(cms.named("cm-1"));
-  ASSERT_TRUE(got);
-  auto replaced = (*got);
-  replaced["data"]["key"] = "changed";
-  ASSERT_TRUE(client->replace(cms.named("cm-1"), replaced));
-  auto patched = client->mergePatch(cms.named("cm-1"), {{"data", {{"other", "x"}}}});
-  ASSERT_TRUE(patched) << patched.error().message;
-  EXPECT_EQ((*patched)["data"]["key"], "changed");
-  EXPECT_EQ((*patched)["data"]["other"], "x");
-  ASSERT_TRUE(client->remove(cms.named("cm-1")));
-  auto gone = client->get(cms.named("cm-1"));
-  ASSERT_FALSE(gone);
-  EXPECT_EQ(gone.error().reason, kNotFound);
-
-  auto log = server()->requests();
-  ASSERT_TRUE(log);
-  bool sawMergePatch = false;
-  for (const auto& entry : *log) {
-    if (entry.value("method", "") == "PATCH") {
-      sawMergePatch = entry.value("contentType", "") == "application/merge-patch+json";
-    }
-  }
-  EXPECT_TRUE(sawMergePatch);
-}
-
-TEST_F(Client, StatusWriteWithAStaleResourceVersionGetsTheConflictError) {
-  auto client = server()->adminClient();
-  const auto runs = resources::migrationRuns("default");
-  auto created = client->create(runs, migrationRun("r1"));
-  ASSERT_TRUE(created) << created.error().message;
-  const std::string staleRv = resourceVersionOf(*created);
-  const auto status = runs.named("r1").withSubresource("status");
-
-  auto claimed = client->mergePatch(
-      status, {{"metadata", {{"resourceVersion", staleRv}}}, {"status", {{"phase", "Running"}}}});
-  ASSERT_TRUE(claimed) << claimed.error().message;
-  EXPECT_EQ((*claimed)["status"]["phase"], "Running");
-  EXPECT_EQ((*claimed)["metadata"]["generation"], (*created)["metadata"]["generation"]);
-
-  // A second replica still holding the old resourceVersion loses.
-  auto second = client->mergePatch(
-      status, {{"metadata", {{"resourceVersion", staleRv}}}, {"status", {{"phase", "Running"}}}});
-  ASSERT_FALSE(second);
-  EXPECT_EQ(second.error().reason, kConflict);
-  EXPECT_TRUE(second.error().transient());
-  EXPECT_NE(second.error().message.find("the object has been modified"), std::string::npos)
-      << second.error().message;
-}
-
-TEST_F(Client, StatusMessagesReachTheCallerFor401_403_404_422) {
-  ASSERT_TRUE(server()->addToken(
-      "reader-token-0123456789", "reader",
-      {{{"apiGroups", {""}}, {"resources", {"configmaps"}}, {"verbs", {"get", "list"}}}}));
-  auto reader = clientFor(server()->configWithToken("reader-token-0123456789"));
-  auto stranger = clientFor(server()->configWithToken("unknown-token-0123456789"));
-  auto admin = server()->adminClient();
-
-  auto unauthorized = stranger->get(resources::configMaps("default").named("x"));
-  ASSERT_FALSE(unauthorized);
-  EXPECT_EQ(unauthorized.error().reason, kUnauthorized);
-  EXPECT_NE(unauthorized.error().message.find("401 Unauthorized"), std::string::npos);
-  EXPECT_EQ(unauthorized.error().message.find("unknown-token"), std::string::npos);
-
-  auto forbidden = reader->list(resources::secrets("default"), {});
-  ASSERT_FALSE(forbidden);
-  EXPECT_EQ(forbidden.error().reason, kForbidden);
-  EXPECT_NE(forbidden.error().message.find("secrets is forbidden: User \"reader\""),
-            std::string::npos)
-      << forbidden.error().message;
-
-  auto notFound = reader->get(resources::configMaps("default").named("missing"));
-  ASSERT_FALSE(notFound);
-  EXPECT_EQ(notFound.error().reason, kNotFound);
-  EXPECT_NE(notFound.error().message.find("configmaps \"missing\" not found"), std::string::npos);
-
-  auto invalid = admin->create(resources::configMaps("default"), configMap("Not_A_Valid_Name"));
-  ASSERT_FALSE(invalid);
-  EXPECT_EQ(invalid.error().reason, kInvalid);
-  EXPECT_NE(invalid.error().message.find("Not_A_Valid_Name"), std::string::npos)
-      << invalid.error().message;
-
-  auto duplicate = admin->create(resources::configMaps("default"), configMap("dup"));
-  ASSERT_TRUE(duplicate);
-  auto again = admin->create(resources::configMaps("default"), configMap("dup"));
-  ASSERT_FALSE(again);
-  EXPECT_EQ(again.error().reason, kAlreadyExists);
-  EXPECT_NE(again.error().message.find("already exists"), std::string::npos);
-}
 
 TEST_F(Client, TooManyRequestsIsRetriedAfterRetryAfter) {
   auto client = clientFor(server()->adminConfig());
@@ -235,16 +127,6 @@ TEST_F(Client, UnreachableServerIsATransientConnectionError) {
   EXPECT_NE(got.error().message.find("https://127.0.0.1:1"), std::string::npos);
 }
 
-TEST_F(Client, KubeconfigWithTokenWorks) {
-  KubeconfigOptions options;
-  options.path = server()->kubeconfig();
-  auto config = loadKubeconfig(options);
-  ASSERT_TRUE(config) << config.error().message;
-  EXPECT_EQ(config->server, server()->url());
-  auto created = clientFor(*config)->create(resources::configMaps("default"), configMap("kc"));
-  ASSERT_TRUE(created) << created.error().message;
-}
-
 TEST_F(Client, KubeconfigWithClientCertificateWorks) {
   KubeconfigOptions options;
   options.path = server()->kubeconfigCert();
@@ -258,48 +140,6 @@ TEST_F(Client, KubeconfigWithClientCertificateWorks) {
   auto log = server()->requests();
   ASSERT_TRUE(log);
   EXPECT_EQ(log->back()["user"], "client-admin");
-}
-
-TEST_F(Client, RotatedTokenFileIsPickedUpWithoutRestart) {
-  const std::string dir = server()->scratchDir() + "/rotating";
-  std::filesystem::create_directories(dir);
-  const nlohmann::json allRights = {{{"apiGroups", {"*"}}, {"resources", {"*"}}, {"verbs", {"*"}}}};
-  ASSERT_TRUE(server()->addToken("rotation-token-one-0123456789", "sa-one", allRights));
-  writeTextFile(dir + "/token", "rotation-token-one-0123456789\n");
-  writeTextFile(dir + "/ca.crt", readTextFile(server()->caFile()));
-  writeTextFile(dir + "/namespace", "default");
-
-  InClusterOptions options;
-  options.serviceAccountDir = dir;
-  options.tokenRefresh = std::chrono::hours(1);  // only the 401 can make it re-read
-  const std::string port = std::to_string(server()->port());
-  options.getenv = [port](const std::string& name) -> std::optional<std::string> {
-    if (name == "KUBERNETES_SERVICE_HOST") {
-      return std::string("127.0.0.1");
-    }
-    if (name == "KUBERNETES_SERVICE_PORT") {
-      return port;
-    }
-    return std::nullopt;
-  };
-  auto config = loadInClusterConfig(options);
-  ASSERT_TRUE(config) << config.error().message;
-  EXPECT_EQ(config->server, server()->url());
-  auto client = clientFor(*config);
-  ASSERT_TRUE(client->create(resources::configMaps("default"), configMap("before")));
-
-  // The kubelet rotates the projected token: the old one stops working, the file changes.
-  ASSERT_TRUE(server()->revokeToken("rotation-token-one-0123456789"));
-  ASSERT_TRUE(server()->addToken("rotation-token-two-0123456789", "sa-two", allRights));
-  writeTextFile(dir + "/token", "rotation-token-two-0123456789\n");
-
-  auto after = client->create(resources::configMaps("default"), configMap("after"));
-  ASSERT_TRUE(after) << after.error().message;
-  auto log = server()->requests();
-  ASSERT_TRUE(log);
-  ASSERT_GE(log->size(), 2u);
-  EXPECT_EQ((*log)[log->size() - 2]["status"], 401);
-  EXPECT_EQ(log->back()["user"], "sa-two");
 }
 
 /** A server listening on every loopback address, reached by an address its certificate lacks. */

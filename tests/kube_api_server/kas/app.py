@@ -18,7 +18,6 @@ from multidict import CIMultiDict
 
 from . import patch as jpatch
 from . import status as st
-from . import tables
 from . import validation as val
 from .auth import Auth
 from .faults import Faults
@@ -118,9 +117,6 @@ class Ctx:
         self.sub = sub
         self.user = user
         self.verb = verb
-        self.target = None       # tables.Target: the response converted to a Table / metadata
-        self.include = "Metadata"
-        self.no_headers = False  # a watch sends a Table's column definitions only once
 
 
 class ApiServer:
@@ -140,7 +136,6 @@ class ApiServer:
         self.port = None
         self.host = args.host
         self.stopping = False
-        self._gc_pending = set()
         from .execws import ExecHandler
         self.exec_handler = ExecHandler(self)
 
@@ -450,10 +445,6 @@ class ApiServer:
             raise st.method_not_allowed(m)
         self.authorize(user, verb, res, sub, ns, name)
         ctx = Ctx(res, version, ns, name, sub, user, verb)
-        if verb in ("get", "list", "watch"):
-            ctx.target = tables.negotiate(request.headers.get("Accept"))
-            if ctx.target is not None and ctx.target.kind == "Table":
-                ctx.include = tables.include_object_option(q)
         if verb == "watch":
             return await self.watch(request, ctx)
         if verb == "get":
@@ -475,16 +466,9 @@ class ApiServer:
         return _ordered_obj(res, version, res.convert_out(obj))
 
     def transformed(self, ctx, obj):
-        """One object in the form the client negotiated (plain, Table, PartialObjectMetadata)."""
-        t = ctx.target
-        view = self.out(ctx.res, ctx.version, obj)
-        if t is None:
-            return view
-        if t.kind == "Table":
-            return tables.table(ctx.res, ctx.version, t, [(obj, view)],
-                                {"resourceVersion": obj["metadata"].get("resourceVersion", "")},
-                                ctx.include, no_headers=ctx.no_headers)
-        return tables.partial(view, t.version)
+        """One object as the client's version shows it (JSON only: no Table, no metadata-only
+        forms; kubectl's server-side printing is the cluster suite's business)."""
+        return self.out(ctx.res, ctx.version, obj)
 
     async def read_body(self, request):
         raw = await request.read()
@@ -531,9 +515,6 @@ class ApiServer:
         return obj
 
     def get(self, ctx):
-        if ctx.target is not None and ctx.target.kind == "PartialObjectMetadataList":
-            raise st.ApiError(406, "NotAcceptable", "you requested PartialObjectMetadataList, but the "
-                                                    "requested object is not a list")
         return json_response(self.transformed(ctx, self.get_or_404(ctx)))
 
     # -- LIST
@@ -580,17 +561,6 @@ class ApiServer:
             meta["continue"] = base64.urlsafe_b64encode(json.dumps(token).encode()).decode().rstrip("=")
             meta["remainingItemCount"] = len(selected) - limit
             selected = page
-        t = ctx.target
-        if t is not None and t.kind == "Table":
-            pairs = [(o, self.out(res, ctx.version, o)) for o in selected]
-            return json_response(tables.table(res, ctx.version, t, pairs, meta, ctx.include))
-        if t is not None and t.kind == "PartialObjectMetadata":
-            raise st.ApiError(406, "NotAcceptable", "you requested PartialObjectMetadata, but the "
-                                                    "requested object is a list")
-        if t is not None:
-            return json_response({"kind": "PartialObjectMetadataList", "apiVersion": t.api_version,
-                                  "metadata": meta,
-                                  "items": [tables.partial(o, t.version) for o in selected]})
         if res.builtin:
             out_items = [res.convert_out(o) for o in selected]   # typed lists: no kind/apiVersion
         else:
@@ -624,22 +594,6 @@ class ApiServer:
                 errs += val.validate_event(obj, ctx.ns or "", key[0])
         elif key == ("coordination.k8s.io", "leases"):
             errs += val.validate_lease(obj)
-        schema = res.schema_for(ctx.version)
-        if schema is not None:
-            full = {"apiVersion": res.api_version(ctx.version), "kind": res.kind, **obj}
-            pruned = schema.prune(full)
-            if pruned:
-                if (query.get("fieldValidation") or "").lower() == "strict":
-                    raise st.bad_request("strict decoding error: " + ", ".join(
-                        f'unknown field "{p}"' for p in pruned))
-                warnings += [f'unknown field "{p}"' for p in pruned]
-            schema.default(full)
-            old_full = None
-            if old is not None:
-                old_full = {"apiVersion": res.api_version(ctx.version), "kind": res.kind, **old}
-            errs += schema.validate(full, old_full)
-            obj.clear()
-            obj.update({k: v for k, v in full.items() if k not in ("apiVersion", "kind")})
         if errs:
             raise st.invalid_error(res.kind_qualified, res.group, res.kind, name or "", errs)
         return warnings
@@ -714,8 +668,6 @@ class ApiServer:
         md["resourceVersion"] = str(self.store.next_rv())
         obj["metadata"] = order_meta(md)
         self.store.put(res.skey, obj, "ADDED", None)
-        if md.get("ownerReferences"):
-            self.schedule_orphan_check(res.skey, obj)
         return json_response(self.out(res, ctx.version, obj), 201, self.warning_headers(warnings))
 
     # -- UPDATE / PATCH
@@ -839,8 +791,6 @@ class ApiServer:
             self.finalize_delete(res, old, last=new)
             return json_response(self.out(res, ctx.version, new), 200, headers)
         self.store.put(res.skey, new, "MODIFIED", old)
-        if md.get("ownerReferences") != old_md.get("ownerReferences") and md.get("ownerReferences"):
-            self.schedule_orphan_check(res.skey, new)
         return json_response(self.out(res, ctx.version, new), 200, headers)
 
     # -- DELETE
@@ -898,9 +848,6 @@ class ApiServer:
     def do_delete(self, res, obj, opts):
         """Returns (http code, object to return or None for a Success Status)."""
         md = obj["metadata"]
-        policy = opts.get("propagationPolicy")
-        if opts.get("orphanDependents") is True:
-            policy = "Orphan"
         if md.get("finalizers"):
             if md.get("deletionTimestamp"):
                 return 202, obj
@@ -910,24 +857,17 @@ class ApiServer:
             new["metadata"]["resourceVersion"] = str(self.store.next_rv())
             new["metadata"] = order_meta(new["metadata"])
             self.store.put(res.skey, new, "MODIFIED", obj)
-            if policy == "Orphan":
-                self.orphan_dependents(md["uid"])
             return 202, new
-        last = self.finalize_delete(res, obj, orphan=(policy == "Orphan"))
+        last = self.finalize_delete(res, obj)
         if res.key in (("", "pods"), ("", "services"), ("", "namespaces")):
             return 200, last
         return 200, None
 
-    def finalize_delete(self, res, obj, orphan=False, last=None):
+    def finalize_delete(self, res, obj, last=None):
         if last is None:
             last = copy.deepcopy(obj)
             last["metadata"]["resourceVersion"] = str(self.store.next_rv())
         self.store.remove(res.skey, obj, last)
-        uid = obj["metadata"]["uid"]
-        if orphan:
-            self.orphan_dependents(uid)
-        else:
-            self.schedule_gc(uid)
         if res.key == ("", "namespaces"):
             ns = obj["metadata"]["name"]
             for key, o in list(self.store.all_objects()):
@@ -958,58 +898,6 @@ class ApiServer:
                  else [self.out(res, ctx.version, o) for o in deleted])
         return json_response({"kind": res.list_kind, "apiVersion": res.api_version(ctx.version),
                               "metadata": {"resourceVersion": str(self.store.rv)}, "items": items})
-
-    # -- garbage collection (ownerReferences)
-    def schedule_gc(self, uid):
-        asyncio.get_event_loop().call_soon(self.gc_dependents, uid)
-
-    def gc_dependents(self, owner_uid):
-        for key, o in list(self.store.all_objects()):
-            md = o["metadata"]
-            refs = md.get("ownerReferences") or []
-            if not any(r.get("uid") == owner_uid for r in refs):
-                continue
-            t = self.registry.types.get(key)
-            cur = self.store.get(key, md.get("namespace", ""), md["name"])
-            if t is None or cur is not o:
-                continue
-            others = [r for r in refs if r.get("uid") != owner_uid and self.store.find_uid(r.get("uid"))]
-            if others:
-                new = copy.deepcopy(o)
-                new["metadata"]["ownerReferences"] = [r for r in refs if r.get("uid") != owner_uid]
-                new["metadata"]["resourceVersion"] = str(self.store.next_rv())
-                self.store.put(key, new, "MODIFIED", o)
-                continue
-            self.do_delete(t, o, {})
-
-    def orphan_dependents(self, owner_uid):
-        for key, o in list(self.store.all_objects()):
-            refs = o["metadata"].get("ownerReferences") or []
-            if any(r.get("uid") == owner_uid for r in refs):
-                new = copy.deepcopy(o)
-                rest = [r for r in refs if r.get("uid") != owner_uid]
-                if rest:
-                    new["metadata"]["ownerReferences"] = rest
-                else:
-                    new["metadata"].pop("ownerReferences", None)
-                new["metadata"]["resourceVersion"] = str(self.store.next_rv())
-                self.store.put(key, new, "MODIFIED", o)
-
-    def schedule_orphan_check(self, key, obj):
-        """Like the real garbage collector: a dependent whose owners are all gone is deleted."""
-        md = obj["metadata"]
-        ident = (key, md.get("namespace", ""), md["name"], md["uid"])
-
-        def check():
-            cur = self.store.get(key, ident[1], ident[2])
-            if cur is None or cur["metadata"]["uid"] != ident[3]:
-                return
-            refs = cur["metadata"].get("ownerReferences") or []
-            if refs and not any(self.store.find_uid(r.get("uid")) for r in refs):
-                t = self.registry.types.get(key)
-                if t is not None:
-                    self.do_delete(t, cur, {})
-        asyncio.get_event_loop().call_later(0.05, check)
 
     # -- WATCH
     async def watch(self, request, ctx):
@@ -1083,24 +971,13 @@ class ApiServer:
             async def send(etype, obj):
                 await resp.write(dumps({"type": etype, "object": obj}).encode())
 
-            if ctx.target is not None and ctx.target.kind == "PartialObjectMetadataList":
-                ctx.target = tables.Target("PartialObjectMetadata", ctx.target.version)
-
             async def send_obj(etype, obj):
-                # Tables: column definitions in the first event only (watchEmbeddedEncoder)
                 await send(etype, self.transformed(ctx, obj))
-                ctx.no_headers = True
                 info["sent"] += 1
                 info["lastSentResourceVersion"] = obj["metadata"].get("resourceVersion")
 
             async def send_bookmark(md):
                 bm = {"kind": res.kind, "apiVersion": res.api_version(ctx.version), "metadata": md}
-                t = ctx.target
-                if t is not None and t.kind == "Table":
-                    bm = {"kind": "Table", "apiVersion": t.api_version, "metadata": md,
-                          "columnDefinitions": None, "rows": []}
-                elif t is not None:
-                    bm = tables.partial(bm, t.version)
                 await send("BOOKMARK", bm)
 
             if expired is not None:

@@ -2,8 +2,6 @@
 import yaml
 
 from . import events as ev
-from .schema import CompiledSchema
-from .tables import validate_crd_columns
 
 
 class ResourceType:
@@ -23,7 +21,6 @@ class ResourceType:
         self.singular = singular or kind.lower()
         self.short_names = list(short_names)
         self.categories = list(categories)
-        self.schemas = {}                       # version -> CompiledSchema (CRDs only)
         self.crd = None                         # the CRD object if defined by one
         # Two resources can be views of one store (core and events.k8s.io Events): `storage`
         # is the store key, convert_in turns a body of this version into the stored form,
@@ -52,9 +49,6 @@ class ResourceType:
     def api_version(self, version=None):
         v = version or self.versions[0]
         return f"{self.group}/{v}" if self.group else v
-
-    def schema_for(self, version):
-        return self.schemas.get(version)
 
 
 def builtin_types():
@@ -142,11 +136,8 @@ class Registry:
                          status_sub=status_sub, generation=True, builtin=False,
                          singular=names.get("singular"), short_names=names.get("shortNames") or [],
                          categories=names.get("categories") or [], list_kind=names.get("listKind"))
-        validate_crd_columns(crd)
-        for v in versions:
-            sch = ((v.get("schema") or {}).get("openAPIV3Schema"))
-            if sch is not None:
-                t.schemas[v["name"]] = CompiledSchema(sch)
+        # Served schemaless: validation, pruning and defaults are the real apiserver's (the
+        # cluster suite runs the CRD there).
         t.crd = crd
         self.types[t.key] = t
         return t
