@@ -19,6 +19,7 @@
 #include "support/kube_test_server.h"
 #include "support/postgres_server.h"
 #include "workspace/process.h"
+#include "support/free_port.h"
 
 namespace alembic_sidecar::testing::cluster {
 namespace {
@@ -250,19 +251,6 @@ bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return true;
-}
-
-int freePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
 }
 
 std::pair<int, std::string> httpGet(int port, const std::string& path) {

@@ -21,6 +21,7 @@
 #include "support/cli_runner.h"
 #include "support/example_app.h"
 #include "support/temp_dir.h"
+#include "support/free_port.h"
 
 namespace alembic_sidecar::testing::cluster {
 
@@ -204,8 +205,7 @@ class SampleAppTest : public ClusterTest {
 /** Polls `condition` every 100 ms until it holds or `timeout` passes; returns the last value. */
 bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
-/** A free loopback TCP port (bound and released). */
-int freePort();
+using testing::freePort;  // support/free_port.h
 
 /** GET http://127.0.0.1:port/path: status code (0 when unreachable) and body. */
 std::pair<int, std::string> httpGet(int port, const std::string& path);

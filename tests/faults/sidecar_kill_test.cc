@@ -26,6 +26,7 @@
 #include "support/kube_test_server.h"
 #include "support/pause_hook.h"
 #include "support/postgres_server.h"
+#include "support/free_port.h"
 
 namespace alembic_sidecar::testing {
 namespace {
@@ -38,19 +39,6 @@ namespace res = kube::resources;
 using Steady = std::chrono::steady_clock;
 
 std::string sourceDir() { return ALEMBIC_SIDECAR_SOURCE_DIR; }
-
-int freePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
 
 /** Whether something accepts TCP connections on 127.0.0.1:port. */
 bool accepting(int port) {

@@ -25,6 +25,7 @@
 #include "support/cli_runner.h"
 #include "support/kube_test_server.h"
 #include "support/postgres_server.h"
+#include "support/free_port.h"
 
 namespace alembic_sidecar::testing {
 namespace {
@@ -35,19 +36,6 @@ using ::testing::Not;
 namespace res = kube::resources;
 
 std::string sourceDir() { return ALEMBIC_SIDECAR_SOURCE_DIR; }
-
-int freePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
 
 std::string kubeconfigFor(const std::string& server, const std::string& ca,
                           const std::string& token) {
