@@ -254,7 +254,7 @@ class DriverClient final : public Driver {
     auto reply = call({{"op", "upgrade"},
                        {"revision", range},
                        {"sql", true},
-                       {"target", {{"url", placeholderUrl()}}}},
+                       {"target", {{"url", offlineUrl()}}}},
                       timeout_);
     if (!reply) {
       return reply.error();
@@ -280,7 +280,7 @@ class DriverClient final : public Driver {
 
   core::Result<ModelsOutcome> models(const std::vector<std::string>& declared) override {
     auto reply = call(
-        {{"op", "models"}, {"models", declared}, {"target", {{"url", placeholderUrl()}}}},
+        {{"op", "models"}, {"models", declared}, {"target", {{"url", offlineUrl()}}}},
         timeout_);
     if (!reply) {
       return reply.error();
@@ -419,8 +419,12 @@ class DriverClient final : public Driver {
     return t;
   }
 
-  /** A URL with the run's driver scheme for offline work; nothing may connect to it. */
-  std::string placeholderUrl() const {
+  /**
+   * The URL of offline work (offline SQL, loading env.py for the model check): the run's driver
+   * scheme and a reserved `.invalid` host; the fence refuses every connection without a target
+   * identity, so nothing ever connects to it.
+   */
+  std::string offlineUrl() const {
     return (scheme_.empty() ? std::string("postgresql") : scheme_) +
            "://alembic_sidecar_offline@offline.invalid:5432/offline";
   }

@@ -22,17 +22,6 @@ std::string joined(const std::vector<std::string>& items, const std::string& sep
   return out;
 }
 
-std::optional<int64_t> integer(const std::optional<std::string>& field) {
-  if (!field || field->empty()) {
-    return std::nullopt;
-  }
-  try {
-    return std::stoll(*field);
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-}
-
 /** Keys from array_to_json text: ["1","2"] or, for duplicate groups, [["1","3"],["2","4"]]. */
 std::string sampleKeys(const std::optional<std::string>& json) {
   auto j = nlohmann::json::parse(json.value_or("[]"), nullptr, false);
@@ -70,7 +59,7 @@ std::optional<core::Finding> liveCheckFinding(const LiveCheck& check, const Quer
   }
   const auto& row = rows.front();
   bool groups = check.kind == Kind::kDuplicates;
-  int64_t count = row.empty() ? 0 : integer(row[0]).value_or(0);
+  int64_t count = row.empty() ? 0 : integerField(row[0]).value_or(0);
   if (count <= 0) {
     return std::nullopt;
   }
@@ -91,7 +80,7 @@ std::optional<core::Finding> liveCheckFinding(const LiveCheck& check, const Quer
       "raw SQL with --approve raw-sql)";
   switch (check.kind) {
     case Kind::kDuplicates: {
-      int64_t inRows = row.size() > 1 ? integer(row[1]).value_or(0) : 0;
+      int64_t inRows = row.size() > 1 ? integerField(row[1]).value_or(0) : 0;
       message = check.subject + " cannot be built on the live database: " + bounded(count) +
                 " value(s) occur more than once, in " +
                 (count > limits.maxOffenders ? "at least " : "") + std::to_string(inRows) +

@@ -383,17 +383,6 @@ class Planner {
   LiveCheckPlan plan_;
 };
 
-std::optional<int64_t> integer(const std::optional<std::string>& field) {
-  if (!field || field->empty()) {
-    return std::nullopt;
-  }
-  try {
-    return std::stoll(*field);
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-}
-
 }  // namespace
 
 std::string LiveTable::qualified() const { return quoteIdent(schema) + "." + quoteIdent(name); }
@@ -449,14 +438,14 @@ std::map<TableRef, LiveTable> readCatalog(const std::vector<TableRef>& tables,
     if (row.size() < 6 || !row[1] || !row[2]) {
       continue;  // no such table
     }
-    auto index = integer(row[0]);
+    auto index = integerField(row[0]);
     if (!index || *index < 0 || static_cast<size_t>(*index) >= tables.size()) {
       continue;
     }
     LiveTable table;
     table.schema = *row[1];
     table.name = *row[2];
-    table.reltuples = integer(row[3]).value_or(-1);
+    table.reltuples = integerField(row[3]).value_or(-1);
     auto pk = nlohmann::json::parse(row[4].value_or("[]"), nullptr, false);
     if (pk.is_array()) {
       for (const auto& c : pk) {
@@ -486,6 +475,17 @@ LiveCheckPlan planLiveChecks(const alembic::ParsedRevision& revision,
                              const std::map<TableRef, LiveTable>& tables,
                              const LiveCheckLimits& limits, const std::string& file) {
   return Planner(revision, tables, limits, file).run();
+}
+
+std::optional<int64_t> integerField(const std::optional<std::string>& field) {
+  if (!field || field->empty()) {
+    return std::nullopt;
+  }
+  try {
+    return std::stoll(*field);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
 }
 
 }  // namespace alembic_sidecar::database

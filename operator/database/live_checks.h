@@ -86,4 +86,7 @@ LiveCheckPlan planLiveChecks(const alembic::ParsedRevision& revision,
                              const std::map<TableRef, LiveTable>& tables,
                              const LiveCheckLimits& limits, const std::string& file);
 
+/** A bigint cell of a read-only query's answer; nullopt for NULL, empty or not a number. */
+std::optional<int64_t> integerField(const std::optional<std::string>& field);
+
 }  // namespace alembic_sidecar::database

@@ -28,18 +28,6 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
 
-/** The JSON report line of a --json run in a log that also holds stderr. */
-nlohmann::json reportIn(const std::string& log) {
-  std::istringstream lines(log);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind("{\"action\"", 0) == 0) {
-      return nlohmann::json::parse(line, nullptr, false);
-    }
-  }
-  return nullptr;
-}
-
 class ConcurrentRunsTest : public ::testing::Test {
  protected:
   void SetUp() override {

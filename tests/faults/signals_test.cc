@@ -12,6 +12,7 @@
 #include "support/child_process.h"
 #include "support/cli_runner.h"
 #include "support/example_app.h"
+#include "support/fault_run.h"
 #include "support/pause_hook.h"
 #include "support/postgres_server.h"
 #include "support/temp_dir.h"
@@ -38,18 +39,6 @@ std::string describe(const ::testing::TestParamInfo<SignalPoint>& info) {
 }
 
 void PrintTo(const SignalPoint& point, std::ostream* out) { *out << nameOf(point); }
-
-/** The JSON report line of a --json run in a log that also holds stderr. */
-nlohmann::json reportIn(const std::string& log) {
-  std::istringstream lines(log);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind("{\"action\"", 0) == 0) {
-      return nlohmann::json::parse(line, nullptr, false);
-    }
-  }
-  return nullptr;
-}
 
 class RevisionSignalTest : public ::testing::TestWithParam<SignalPoint> {
  protected:

@@ -33,16 +33,7 @@ class LiveDataTest : public ::testing::Test {
  protected:
   void SetUp() override { db_ = createTestDatabase("live"); }
 
-  void alembic(const std::vector<std::string>& args) {
-    workspace::ProcessSpec spec;
-    spec.argv = {"alembic"};
-    spec.argv.insert(spec.argv.end(), args.begin(), args.end());
-    spec.cwd = app_.dir();
-    spec.env = {{"DATABASE_URL", db_.url()}};
-    auto result = workspace::runProcess(spec);
-    ASSERT_TRUE(result.ok());
-    ASSERT_EQ(result->exitCode, 0) << result->err;
-  }
+  void alembic(const std::vector<std::string>& args) { app_.alembic(args, db_.url()); }
 
   /** The deployed app: the live database at the history's head. */
   void deploy() { alembic({"upgrade", "head"}); }

@@ -51,15 +51,7 @@ class ProjectShapes : public ::testing::Test {
   }
 
   /** Real alembic in the app, e.g. to plant a second head the way a developer would. */
-  void alembic(const std::vector<std::string>& args) {
-    workspace::ProcessSpec spec;
-    spec.argv = {"/usr/bin/python3", "-m", "alembic"};
-    spec.argv.insert(spec.argv.end(), args.begin(), args.end());
-    spec.cwd = app_->dir();
-    spec.env = {{"DATABASE_URL", db_.url()}};
-    auto result = workspace::runProcess(spec);
-    ASSERT_TRUE(result && result->exitCode == 0) << (result ? result->err : "");
-  }
+  void alembic(const std::vector<std::string>& args) { app_->alembic(args, db_.url()); }
 
   std::unique_ptr<ExampleApp> app_;
   database::ConnectionInfo db_;

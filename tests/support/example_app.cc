@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "workspace/process.h"
+
 namespace alembic_sidecar::testing {
 
 namespace fs = std::filesystem;
@@ -47,6 +49,18 @@ void ExampleApp::replace(const std::string& relativePath, const std::string& fro
   ASSERT_NE(pos, std::string::npos) << "'" << from << "' not in " << relativePath;
   text.replace(pos, from.size(), to);
   write(relativePath, text);
+}
+
+void ExampleApp::alembic(const std::vector<std::string>& args,
+                         const std::string& databaseUrl) const {
+  workspace::ProcessSpec spec;
+  spec.argv = {"alembic"};
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  spec.cwd = dir_;
+  spec.env = {{"DATABASE_URL", databaseUrl}};
+  auto result = workspace::runProcess(spec);
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  ASSERT_EQ(result->exitCode, 0) << result->err;
 }
 
 std::vector<std::string> ExampleApp::versionFiles() const {

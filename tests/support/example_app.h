@@ -24,6 +24,11 @@ class ExampleApp {
   std::vector<std::string> versionFiles() const;
   /** Every file under the app (relative paths), sorted: to prove nothing else appeared. */
   std::vector<std::string> allFiles() const;
+  /**
+   * Runs Debian's alembic CLI in the app as a developer would (DATABASE_URL = `databaseUrl`),
+   * e.g. to deploy the history or plant a revision; fails the test unless it exits 0.
+   */
+  void alembic(const std::vector<std::string>& args, const std::string& databaseUrl) const;
 
   static std::string fixturesDir();
 

@@ -21,6 +21,17 @@ void PrintTo(const Verdict& verdict, std::ostream* out) {
   *out << "]";
 }
 
+nlohmann::json reportIn(const std::string& log) {
+  std::istringstream lines(log);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("{\"action\"", 0) == 0) {
+      return nlohmann::json::parse(line, nullptr, false);
+    }
+  }
+  return nullptr;
+}
+
 Verdict verdictOf(const nlohmann::json& report) {
   Verdict verdict;
   if (!report.is_object()) {

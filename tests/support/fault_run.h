@@ -26,6 +26,9 @@ struct Verdict {
 
 void PrintTo(const Verdict& verdict, std::ostream* out);
 
+/** The JSON report line of a --json run in a log that also holds stderr; null if none. */
+nlohmann::json reportIn(const std::string& log);
+
 /** The verdict of a JSON report (a MigrationRun status has the same fields). */
 Verdict verdictOf(const nlohmann::json& report);
 
