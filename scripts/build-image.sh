@@ -2,10 +2,10 @@
 # Builds the Dockerfile's two images and checks them from the inside:
 #   alembic-sidecar:TAG               target runtime (the default target)
 #   alembic-sidecar-example-app:TAG   target example-app (the app of manifests/sample-app.yaml)
-# With Docker when an engine answers; otherwise with buildah (vfs storage, chroot isolation,
-# --pull-never, --network host, its layer cache kept between runs), whose base images
-# debian:bookworm and debian:bookworm-slim are pulled when a registry answers and otherwise
-# made here with `debootstrap --variant=minbase bookworm` (with the host's apt sources and extra
+# With Docker when an engine answers; otherwise with buildah (overlay storage where the kernel
+# mounts it, else vfs; chroot isolation, --pull-never, --network host, its layer cache kept
+# between runs), whose base images debian:bookworm and debian:bookworm-slim are pulled when a
+# registry answers and otherwise made here with `debootstrap --variant=minbase bookworm` (with the host's apt sources and extra
 # CA certificates, so apt and npm inside the build reach what the host reaches).
 #
 #   scripts/build-image.sh [--no-check] [--check-only] [--if-available] [--engine docker|buildah]
@@ -14,7 +14,8 @@
 #   --if-available  exit 77 (skipped) when neither Docker nor buildah is installed (ctest);
 #                   ALEMBIC_SIDECAR_REQUIRE_IMAGE=1 (CI) turns that into installing buildah
 # Environment: IMAGE_TAG (default: the project version), DEBIAN_MIRROR (default: the host's),
-#   ALEMBIC_SIDECAR_BUILDAH_ROOT (buildah's storage; default /var/lib/alembic-sidecar/buildah).
+#   ALEMBIC_SIDECAR_BUILDAH_ROOT (buildah's storage; default /var/lib/alembic-sidecar/buildah),
+#   ALEMBIC_SIDECAR_BUILDAH_DRIVER (overlay or vfs; default: overlay when a test mount works).
 # Root is needed for buildah's storage and debootstrap (CI and this project's machines run
 # as root); the checks need no engine features beyond `run`.
 set -euo pipefail
@@ -27,7 +28,7 @@ while (($#)); do
     --check-only) BUILD=0 ;;
     --if-available) IF_AVAILABLE=1 ;;
     --engine) ENGINE=$2; shift ;;
-    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "build-image: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -70,11 +71,29 @@ if [ "$ENGINE" = buildah ]; then
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
-  [ "$(id -u)" -eq 0 ] || fail "buildah with vfs storage and debootstrap need root here"
+  [ "$(id -u)" -eq 0 ] || fail "buildah's own storage and debootstrap need root here"
   STORAGE_ROOT=${ALEMBIC_SIDECAR_BUILDAH_ROOT:-/var/lib/alembic-sidecar/buildah}
-  # A storage of its own: vfs here never clashes with another tool's overlay storage, and the
-  # layer cache survives between runs (later builds take minutes, not the full compile).
-  BUILDAH=(buildah --root "$STORAGE_ROOT/storage" --runroot "$STORAGE_ROOT/run" --storage-driver vfs)
+  mkdir -p "$STORAGE_ROOT"
+  # overlay when the kernel mounts it on the storage's filesystem: a layer costs only its own
+  # files. vfs copies every layer in full (a cached build spends ~8 minutes copying); it stays
+  # the fallback (nested containers, filesystems overlay cannot sit on).
+  DRIVER=${ALEMBIC_SIDECAR_BUILDAH_DRIVER:-}
+  if [ -z "$DRIVER" ]; then
+    DRIVER=vfs
+    probe=$(mktemp -d "$STORAGE_ROOT/overlay-probe.XXXXXX")
+    mkdir "$probe/lower" "$probe/upper" "$probe/work" "$probe/merged"
+    if mount -t overlay overlay \
+         -o "lowerdir=$probe/lower,upperdir=$probe/upper,workdir=$probe/work" "$probe/merged" 2>/dev/null; then
+      umount "$probe/merged"
+      DRIVER=overlay
+    fi
+    rm -rf "$probe"
+  fi
+  # A storage of its own per driver: never clashes with another tool's storage, and the layer
+  # cache survives between runs (later builds reuse every unchanged step).
+  BUILDAH=(buildah --root "$STORAGE_ROOT/storage-$DRIVER" --runroot "$STORAGE_ROOT/run-$DRIVER"
+           --storage-driver "$DRIVER")
+  step "buildah storage: $DRIVER in $STORAGE_ROOT/storage-$DRIVER"
   export BUILDAH_ISOLATION=chroot
 fi
 
@@ -109,16 +128,38 @@ commit_rootfs() {  # DIR IMAGE...: a one-layer image of DIR, tagged with every I
   for name in "${@:2}"; do "${BUILDAH[@]}" tag "$1" "$name"; done
 }
 
-ROOTFS=""
-trap '[ -z "$ROOTFS" ] || rm -rf "$ROOTFS"' EXIT
+ROOTFS="" DEBOOTSTRAP_PID=""
+# debootstrap mounts /proc and /sys inside its target (and in some containers binds /dev
+# nodes there). Interrupted, it must be stopped and everything under the rootfs unmounted
+# before anything is removed, and rm must never cross into a mount.
+remove_rootfs() {
+  [ -n "$ROOTFS" ] || return 0
+  if [ -n "$DEBOOTSTRAP_PID" ]; then
+    kill "$DEBOOTSTRAP_PID" 2>/dev/null || true
+    wait "$DEBOOTSTRAP_PID" 2>/dev/null || true  # its own exit handler unmounts what it mounted
+    DEBOOTSTRAP_PID=""
+  fi
+  local mnt
+  while read -r mnt; do
+    umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true
+  done < <(awk -v root="$ROOTFS/" 'index($2, root) == 1 { print $2 }' /proc/mounts | sort -r)
+  rm -rf --one-file-system "$ROOTFS"
+  ROOTFS=""
+}
+trap remove_rootfs EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 make_base_images() {
   local mirror
   mirror=${DEBIAN_MIRROR:-$(host_mirror)}
   ROOTFS=$(mktemp -d /var/tmp/alembic-sidecar-rootfs.XXXXXX)
   step "debootstrap --variant=minbase bookworm from $mirror (no registry answers)"
-  debootstrap --variant=minbase bookworm "$ROOTFS/root" "$mirror" >"$ROOTFS/debootstrap.log" 2>&1 ||
-    { tail -n 20 "$ROOTFS/debootstrap.log" >&2; fail "debootstrap"; }
+  # In the background and waited for, so a signal reaches this script's traps at once.
+  debootstrap --variant=minbase bookworm "$ROOTFS/root" "$mirror" >"$ROOTFS/debootstrap.log" 2>&1 &
+  DEBOOTSTRAP_PID=$!
+  wait "$DEBOOTSTRAP_PID" || { tail -n 20 "$ROOTFS/debootstrap.log" >&2; fail "debootstrap"; }
+  DEBOOTSTRAP_PID=""
   local r=$ROOTFS/root
   # What the host reaches, the build reaches: its apt sources and any extra CA certificates
   # (ca-certificates, installed by the stages, adds /usr/local/share/ca-certificates).
@@ -156,8 +197,7 @@ EOF
   rm -rf "$r"/usr/share/man/* "$r"/usr/share/info/* "$r"/usr/share/lintian/*
   find "$r/usr/share/locale" -mindepth 1 -maxdepth 1 -not -name locale.alias -exec rm -rf {} +
   commit_rootfs "$r" docker.io/library/debian:bookworm-slim localhost/debian:bookworm-slim
-  rm -rf "$ROOTFS"
-  ROOTFS=""
+  remove_rootfs
 }
 
 ensure_base_images() {
@@ -201,7 +241,7 @@ fi
 CONTAINERS=()
 cleanup() {
   local c
-  [ -z "$ROOTFS" ] || rm -rf "$ROOTFS"
+  remove_rootfs
   for c in "${CONTAINERS[@]}"; do
     if [ "$ENGINE" = docker ]; then docker rm -f "$c" >/dev/null 2>&1 || true
     else "${BUILDAH[@]}" rm "$c" >/dev/null 2>&1 || true; fi
