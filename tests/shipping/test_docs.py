@@ -81,3 +81,18 @@ class ReadmeTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class CiEntryTest(unittest.TestCase):
+    """.ci/run is the README's test command with the cluster suite and the image build made
+    mandatory: dropping either variable would let CI skip a suite without a word."""
+
+    def test_runs_the_readme_test_command_with_both_suites_required(self):
+        script = (REPO / ".ci" / "run").read_text()
+        lines = [l.strip() for l in script.splitlines() if l.strip() and not l.lstrip().startswith("#")]
+        self.assertIn("export ALEMBIC_SIDECAR_REQUIRE_CLUSTER=1", lines)
+        self.assertIn("export ALEMBIC_SIDECAR_REQUIRE_IMAGE=1", lines)
+        self.assertEqual(lines[-1], "exec ./scripts/test.sh")
+        readme = DOC.read_text()
+        self.assertIn("./scripts/test.sh", readme)
+        self.assertIn("CI runs exactly this (.ci/run)", readme)
