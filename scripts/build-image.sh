@@ -224,7 +224,12 @@ build() {  # TARGET IMAGE
   if [ "$ENGINE" = docker ]; then
     docker build --target "$1" -t "$2" --build-arg REVISION="$revision" .
   else
-    "${BUILDAH[@]}" bud --layers --pull-never --network host --isolation chroot \
+    # A layer per step only where layers are cheap: vfs copies the whole filesystem for each
+    # one (measured: 502 s for a build with nothing changed), while one container per stage
+    # builds from nothing in about the time overlay takes and redoes a stage in ~2 min.
+    local layers=--layers
+    [ "$DRIVER" = overlay ] || layers=--layers=false
+    "${BUILDAH[@]}" bud "$layers" --pull-never --network host --isolation chroot \
       --target "$1" -t "$2" --build-arg REVISION="$revision" -f Dockerfile .
   fi
 }
