@@ -301,6 +301,16 @@ void ClusterTest::TearDown() {
   }
 }
 
+void ClusterTest::applyMigrationRunCrd() {
+  auto applied = kubectlGlobal({"apply", "--server-side", "--force-conflicts", "-f",
+                                std::string(ALEMBIC_SIDECAR_SOURCE_DIR) +
+                                    "/manifests/crd/migrationruns.yaml"});
+  ASSERT_EQ(applied.exitCode, 0) << applied.err;
+  auto established = kubectlGlobal({"wait", "--for=condition=Established",
+                                    "crd/migrationruns.alembic.sidecar.dev", "--timeout=60s"});
+  ASSERT_EQ(established.exitCode, 0) << established.err;
+}
+
 ToolResult ClusterTest::kubectlGlobal(const std::vector<std::string>& args,
                                       const ToolOptions& options) {
   std::vector<std::string> argv = {kubectlPath(), "--kubeconfig",

@@ -99,6 +99,9 @@ class ClusterTest : public ::testing::Test {
   /** kubectl without -n. */
   ToolResult kubectlGlobal(const std::vector<std::string>& args, const ToolOptions& options = {});
   ToolResult helm(const std::vector<std::string>& args, const ToolOptions& options = {});
+  /** Applies manifests/crd/migrationruns.yaml cluster-wide (as the chart does) and waits
+   * until it is Established; fails the test otherwise. */
+  void applyMigrationRunCrd();
   /** kubectl -n <ns> get args... -o json, parsed (fails the test on error). */
   nlohmann::json getJson(const std::vector<std::string>& args);
 

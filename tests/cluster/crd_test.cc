@@ -26,13 +26,7 @@ class Crd : public ClusterTest {
     if (IsSkipped() || HasFatalFailure()) {
       return;
     }
-    auto applied = kubectlGlobal({"apply", "--server-side", "--force-conflicts", "-f",
-                                  std::string(ALEMBIC_SIDECAR_SOURCE_DIR) +
-                                      "/manifests/crd/migrationruns.yaml"});
-    ASSERT_EQ(applied.exitCode, 0) << applied.err;
-    auto established = kubectlGlobal({"wait", "--for=condition=Established",
-                                      "crd/migrationruns.alembic.sidecar.dev", "--timeout=60s"});
-    ASSERT_EQ(established.exitCode, 0) << established.err;
+    applyMigrationRunCrd();
   }
 
   /** `kubectl create -f` of a file that must be refused; returns what kubectl printed. */

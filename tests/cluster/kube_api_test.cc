@@ -55,13 +55,7 @@ class Api : public ClusterTest {
     if (IsSkipped() || HasFatalFailure()) {
       return;
     }
-    auto applied = kubectlGlobal({"apply", "--server-side", "--force-conflicts", "-f",
-                                  std::string(ALEMBIC_SIDECAR_SOURCE_DIR) +
-                                      "/manifests/crd/migrationruns.yaml"});
-    ASSERT_EQ(applied.exitCode, 0) << applied.err;
-    auto established = kubectlGlobal({"wait", "--for=condition=Established",
-                                      "crd/migrationruns.alembic.sidecar.dev", "--timeout=60s"});
-    ASSERT_EQ(established.exitCode, 0) << established.err;
+    applyMigrationRunCrd();
   }
 
   /** A ServiceAccount bound to a Role with `rules` in the namespace; its token. */
