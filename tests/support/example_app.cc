@@ -51,13 +51,14 @@ void ExampleApp::replace(const std::string& relativePath, const std::string& fro
   write(relativePath, text);
 }
 
-void ExampleApp::alembic(const std::vector<std::string>& args,
-                         const std::string& databaseUrl) const {
+void ExampleApp::alembic(const std::vector<std::string>& args, const std::string& databaseUrl,
+                         const std::map<std::string, std::string>& env) const {
   workspace::ProcessSpec spec;
   spec.argv = {"alembic"};
   spec.argv.insert(spec.argv.end(), args.begin(), args.end());
   spec.cwd = dir_;
-  spec.env = {{"DATABASE_URL", databaseUrl}};
+  spec.env = env;
+  spec.env["DATABASE_URL"] = databaseUrl;
   auto result = workspace::runProcess(spec);
   ASSERT_TRUE(result.ok()) << result.error().message;
   ASSERT_EQ(result->exitCode, 0) << result->err;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,9 +27,11 @@ class ExampleApp {
   std::vector<std::string> allFiles() const;
   /**
    * Runs Debian's alembic CLI in the app as a developer would (DATABASE_URL = `databaseUrl`),
-   * e.g. to deploy the history or plant a revision; fails the test unless it exits 0.
+   * e.g. to deploy the history or plant a revision; fails the test unless it exits 0. `env`
+   * adds the project's own variables.
    */
-  void alembic(const std::vector<std::string>& args, const std::string& databaseUrl) const;
+  void alembic(const std::vector<std::string>& args, const std::string& databaseUrl,
+               const std::map<std::string, std::string>& env = {}) const;
 
   static std::string fixturesDir();
 

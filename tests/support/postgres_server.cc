@@ -94,25 +94,40 @@ std::vector<std::string> databasesWithPrefix(const std::string& prefix) {
   return *names;
 }
 
-DatabaseSnapshot snapshotDatabase(const std::string& dbName) {
-  DatabaseSnapshot snap;
+namespace {
+
+/** pg_dump of `dbName` with `options`, without the random \restrict lines (15.14+). */
+std::string pgDump(const std::string& dbName, const std::vector<std::string>& options) {
   const auto& server = testServer();
   workspace::ProcessSpec dump;
-  dump.argv = {server.binDir + "/pg_dump", "--schema-only", "--no-owner", "-h", "127.0.0.1",
-               "-p", std::to_string(server.port), "-U", server.user, dbName};
+  dump.argv = {server.binDir + "/pg_dump", "--no-owner", "-h", "127.0.0.1",
+               "-p", std::to_string(server.port), "-U", server.user};
+  dump.argv.insert(dump.argv.end(), options.begin(), options.end());
+  dump.argv.push_back(dbName);
   dump.env = {{"PGPASSWORD", server.password}};
   auto result = workspace::runProcess(dump);
   if (!result || result->exitCode != 0) {
     ADD_FAILURE() << "pg_dump failed: " << (result ? result->err : result.error().message);
-    return snap;
+    return {};
   }
-  // pg_dump brackets its output with a random \restrict key (PostgreSQL 15.14+): not schema.
+  std::string out;
   std::istringstream lines(result->out);
   for (std::string line; std::getline(lines, line);) {
     if (line.rfind("\\restrict ", 0) != 0 && line.rfind("\\unrestrict ", 0) != 0) {
-      snap.schemaDump += line + "\n";
+      out += line + "\n";
     }
   }
+  return out;
+}
+
+}  // namespace
+
+std::string dumpDatabase(const std::string& dbName) { return pgDump(dbName, {}); }
+
+DatabaseSnapshot snapshotDatabase(const std::string& dbName) {
+  DatabaseSnapshot snap;
+  const auto& server = testServer();
+  snap.schemaDump = pgDump(dbName, {"--schema-only"});
   pqxx::connection conn{server.connection().withDatabase(dbName).libpqConninfo()};
   pqxx::nontransaction tx{conn};
   for (const auto& row : tx.exec(

@@ -35,6 +35,9 @@ struct DatabaseSnapshot {
   bool operator==(const DatabaseSnapshot&) const = default;
 };
 
+/** The whole database as pg_dump writes it (schema and data, no owners): byte-comparable. */
+std::string dumpDatabase(const std::string& dbName);
+
 /** Dumps the schema (pg_dump --schema-only) and counts the rows of every table. */
 DatabaseSnapshot snapshotDatabase(const std::string& dbName);
 
