@@ -28,6 +28,8 @@ APT_PACKAGES=(
   # the real parts the tests run against
   postgresql-15 postgresql-client-15 alembic python3-alembic python3-sqlmodel python3-asyncpg
   python3-psycopg2 python3-pyflakes
+  # the driver's pytest suite, and the DBAPI modules its fence is tested against
+  python3-pytest python3-psycopg python3-pg8000
   # the test Kubernetes API server
   python3-aiohttp python3-cryptography python3-yaml python3-jsonschema
   # unzip for the helm/kubectl layer

@@ -88,8 +88,8 @@ struct HistoryOutcome : OpOutcome {
 
 /**
  * One difference between the models and the schema at head of a kind autogenerate does not
- * compare (see driver/alembic_sidecar_uncompared.py). `model` / `database` are the two texts;
- * empty where that side has none (a constraint only the models declare, say).
+ * compare (see driver/alembic_sidecar_driver/uncompared.py). `model` / `database` are the two
+ * texts; empty where that side has none (a constraint only the models declare, say).
  */
 struct UncomparedDifference {
   std::string kind;  // server_default, check_constraint, computed, identity, index_predicate,
@@ -139,7 +139,10 @@ struct ModelImportFailure {
 };
 
 struct ModelsOutcome : OpOutcome {
-  /** How env.py was loaded: "offline" or "online" (fenced, no connection allowed). */
+  /**
+   * Where target_metadata came from: "online" (what env.py passed to context.configure when
+   * run online on the step's database) or "module" (env.py's module-level target_metadata).
+   */
   std::string source;
   std::vector<std::string> tables;
   std::string metadataModule;
@@ -151,8 +154,17 @@ struct ModelsOutcome : OpOutcome {
   std::string versionTable = "alembic_version";
 };
 
+/** A connection the fence refused: which request, what env.py tried, in words. */
+struct Breach {
+  std::string op;        // the driver request (upgrade, compare, models, ...)
+  std::string tool;      // psycopg2.connect, psql, SQLAlchemy (asyncpg), ...
+  std::string database;  // the database it tried
+  std::string text;      // "database 'x' (psycopg2.connect)"
+};
+
 /**
- * Every Python-side operation of one run, served by one interpreter (see the modules in driver/).
+ * Every Python-side operation of one run, served by one driver process that forks a clean
+ * interpreter per step (see driver/alembic_sidecar_driver/).
  * Methods block until the driver answers or the timeout set with setTimeout() passes; an
  * error result means the driver is gone (crashed, timed out, cancelled), never that alembic
  * failed (that is an OpOutcome with ok false).
@@ -180,13 +192,20 @@ class Driver {
   virtual core::Result<CurrentOutcome> current(const DriverTarget& target) = 0;
   /** compare_metadata against the target, with the models' enum labels. */
   virtual core::Result<CompareOutcome> compare(const DriverTarget& target) = 0;
-  /** `alembic upgrade <range> --sql`: the offline SQL, in `sql` on success. */
+  /**
+   * `alembic upgrade <range> --sql`: the offline SQL, in `sql` on success. env.py is offered
+   * the URL of the last target a request named (the run's scratch database); nothing connects.
+   */
   virtual core::Result<OpOutcome> offlineSql(const std::string& range, std::string& sql) = 0;
   /** pyflakes on a file's text; its report lines. Error: pyflakes is not importable. */
   virtual core::Result<std::string> pyflakes(const std::string& source,
                                              const std::string& filename) = 0;
-  /** Step 2: every mapped table against target_metadata (see alembic_sidecar_models.py). */
-  virtual core::Result<ModelsOutcome> models(const std::vector<std::string>& declared) = 0;
+  /**
+   * Step 2: env.py run online on `target` as autogenerate runs it; every mapped table against
+   * the target_metadata it passes to context.configure (see driver/.../models.py).
+   */
+  virtual core::Result<ModelsOutcome> models(const DriverTarget& target,
+                                             const std::vector<std::string>& declared) = 0;
   /** Moves a staged revision into `destination`; returns its new path. */
   virtual core::Result<std::string> adopt(const std::string& file,
                                           const std::string& destination) = 0;
@@ -196,6 +215,8 @@ class Driver {
   virtual workspace::Workspace& files() = 0;
   /** Ends the driver (it exits; the project lock is released). Idempotent. */
   virtual void shutDown() = 0;
+  /** Every connection the fence refused during this run, in any request. */
+  virtual std::vector<Breach> breaches() const { return {}; }
 };
 
 }  // namespace alembic_sidecar::alembic

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "alembic/driver_sources.h"
+#include "alembic/driver_launch.h"
 #include "alembic/driver_workspace.h"
 #include "core/json_util.h"
 #include "core/reasons.h"
@@ -36,33 +36,39 @@ std::vector<core::Operation> operations(const json& j, const char* key) {
   std::vector<core::Operation> out;
   for (const auto& op : core::arrayField(j, key)) {
     out.push_back(core::Operation{core::stringField(op, "op"), core::stringField(op, "table"),
-                                  core::stringField(op, "column"),
-                                  core::stringField(op, "name")});
+                                  core::stringField(op, "column"), core::stringField(op, "name")});
   }
   return out;
 }
 
+/** What the fence refused, in words: "database 'x' (psycopg2.connect)". */
 std::string breachText(const json& breach) {
   std::string dialect = core::stringField(breach, "dialect");
   std::string database = core::stringField(breach, "database");
+  std::string tool = core::stringField(breach, "tool");
+  std::string text;
   if (!dialect.empty() && dialect != "postgresql") {
-    return "a " + dialect + " database" + (database.empty() ? "" : " (" + database + ")");
+    text = "a " + dialect + " database" + (database.empty() ? "" : " (" + database + ")");
+  } else {
+    text = "database '" + (database.empty() ? std::string("?") : database) + "'";
+    if (core::boolField(breach, "otherServer")) {
+      text += " on another server";
+    }
   }
-  std::string text = "database '" + (database.empty() ? std::string("?") : database) + "'";
-  if (core::boolField(breach, "otherServer")) {
-    text += " on another server";
-  }
+  std::string how = tool;
   if (!core::stringField(breach, "error").empty()) {
-    text += " (" + core::stringField(breach, "error") + ")";
+    how += (how.empty() ? "" : ": ") + core::stringField(breach, "error");
   }
-  return text;
+  if (core::boolField(breach, "pooled")) {
+    how += " (a pooled connection)";
+  }
+  return how.empty() ? text : text + " (" + how + ")";
 }
 
 class DriverClient final : public Driver {
  public:
   DriverClient(workspace::Workspace& workspace, std::unique_ptr<workspace::Session> session,
-               DriverOptions options, core::RedactorPtr redactor,
-               std::function<bool()> cancelled)
+               DriverOptions options, core::RedactorPtr redactor, std::function<bool()> cancelled)
       : session_(std::move(session)),
         options_(std::move(options)),
         redactor_(std::move(redactor)),
@@ -73,11 +79,7 @@ class DriverClient final : public Driver {
   ~DriverClient() override { shutDown(); }
 
   core::Status begin() {
-    json modules = json::object();
-    for (const auto& [name, source] : driverModules()) {
-      modules[name] = source;
-    }
-    if (auto sent = session_->write(modules.dump() + "\n"); !sent) {
+    if (auto sent = session_->write(driverPreamble()); !sent) {
       return sent.error();
     }
     json hello = {{"op", "hello"},
@@ -110,8 +112,8 @@ class DriverClient final : public Driver {
                     std::to_string(options_.lockWait.count()) +
                     " s; wait for it, or raise --lock-wait"
           : type == "AlembicNotImportable"
-              ? "alembic is not importable by the interpreter derived from --alembic-cmd: " +
-                    line + ". Pass --python with the interpreter that has the app's packages"
+              ? "alembic is not importable by the interpreter derived from --alembic-cmd: " + line +
+                    ". Pass --python with the interpreter that has the app's packages"
               : line;
       return core::Error::terminal(reason, message);
     }
@@ -141,8 +143,8 @@ class DriverClient final : public Driver {
 
   core::Result<OpOutcome> upgrade(const DriverTarget& target,
                                   const std::string& revision) override {
-    auto reply = call({{"op", "upgrade"}, {"revision", revision}, {"target", targetJson(target)}},
-                      timeout_);
+    auto reply =
+        call({{"op", "upgrade"}, {"revision", revision}, {"target", targetJson(target)}}, timeout_);
     if (!reply) {
       return reply.error();
     }
@@ -151,8 +153,8 @@ class DriverClient final : public Driver {
 
   core::Result<OpOutcome> downgrade(const DriverTarget& target,
                                     const std::string& revision) override {
-    auto reply = call(
-        {{"op", "downgrade"}, {"revision", revision}, {"target", targetJson(target)}}, timeout_);
+    auto reply = call({{"op", "downgrade"}, {"revision", revision}, {"target", targetJson(target)}},
+                      timeout_);
     if (!reply) {
       return reply.error();
     }
@@ -183,7 +185,12 @@ class DriverClient final : public Driver {
   }
 
   core::Result<HistoryOutcome> history() override {
-    auto reply = call({{"op", "history"}}, timeout_);
+    // Revision files may import the application: their step gets the run's URL too.
+    json request = {{"op", "history"}};
+    if (lastTarget_) {
+      request["target"] = targetJson(*lastTarget_);
+    }
+    auto reply = call(request, timeout_);
     if (!reply) {
       return reply.error();
     }
@@ -239,11 +246,11 @@ class DriverClient final : public Driver {
       out.uncomparedChecked = true;
       out.serverDefaultsCompared = core::boolField(*it, "serverDefaultsCompared", false);
       for (const auto& d : core::arrayField(*it, "differences")) {
-        out.uncompared.push_back(UncomparedDifference{
-            core::stringField(d, "kind"), core::stringField(d, "schema"),
-            core::stringField(d, "table"), core::stringField(d, "column"),
-            core::stringField(d, "name"), core::stringField(d, "model"),
-            core::stringField(d, "database")});
+        out.uncompared.push_back(
+            UncomparedDifference{core::stringField(d, "kind"), core::stringField(d, "schema"),
+                                 core::stringField(d, "table"), core::stringField(d, "column"),
+                                 core::stringField(d, "name"), core::stringField(d, "model"),
+                                 core::stringField(d, "database")});
       }
     }
     out.uncomparedError = core::stringField(r, "uncomparedError");
@@ -251,11 +258,11 @@ class DriverClient final : public Driver {
   }
 
   core::Result<OpOutcome> offlineSql(const std::string& range, std::string& sql) override {
-    auto reply = call({{"op", "upgrade"},
-                       {"revision", range},
-                       {"sql", true},
-                       {"target", {{"url", offlineUrl()}}}},
-                      timeout_);
+    json request = {{"op", "upgrade"}, {"revision", range}, {"sql", true}};
+    if (lastTarget_) {
+      request["target"] = targetJson(*lastTarget_);
+    }
+    auto reply = call(request, timeout_);
     if (!reply) {
       return reply.error();
     }
@@ -270,18 +277,17 @@ class DriverClient final : public Driver {
       return reply.error();
     }
     if (!core::boolField(*reply, "ok")) {
-      return core::Error::terminal(
-          core::reason::kWorkspaceUnavailable,
-          "pyflakes is not importable by " + info_.python + ": " +
-              core::stringField(core::objectOr(*reply, "error"), "line"));
+      return core::Error::terminal(core::reason::kWorkspaceUnavailable,
+                                   "pyflakes is not importable by " + info_.python + ": " +
+                                       core::stringField(core::objectOr(*reply, "error"), "line"));
     }
     return core::stringField(core::objectOr(*reply, "result"), "output");
   }
 
-  core::Result<ModelsOutcome> models(const std::vector<std::string>& declared) override {
-    auto reply = call(
-        {{"op", "models"}, {"models", declared}, {"target", {{"url", offlineUrl()}}}},
-        timeout_);
+  core::Result<ModelsOutcome> models(const DriverTarget& target,
+                                     const std::vector<std::string>& declared) override {
+    auto reply =
+        call({{"op", "models"}, {"models", declared}, {"target", targetJson(target)}}, timeout_);
     if (!reply) {
       return reply.error();
     }
@@ -318,9 +324,9 @@ class DriverClient final : public Driver {
       return reply.error();
     }
     if (!core::boolField(*reply, "ok")) {
-      return core::Error::terminal(core::reason::kProjectInvalid,
-                                   "cannot move " + file + " into " + destination + ": " +
-                                       outcome(*reply).describe(2));
+      return core::Error::terminal(
+          core::reason::kProjectInvalid,
+          "cannot move " + file + " into " + destination + ": " + outcome(*reply).describe(2));
     }
     return core::stringField(core::objectOr(*reply, "result"), "file");
   }
@@ -334,6 +340,8 @@ class DriverClient final : public Driver {
   }
 
   workspace::Workspace& files() override { return files_; }
+
+  std::vector<Breach> breaches() const override { return breaches_; }
 
   void shutDown() override {
     if (!session_) {
@@ -370,8 +378,8 @@ class DriverClient final : public Driver {
     const int64_t id = ++nextId_;
     request["id"] = id;
     const std::string op = core::stringField(request, "op");
-    if (auto sent = session_->write(request.dump(-1, ' ', false, json::error_handler_t::replace) +
-                                    "\n");
+    if (auto sent =
+            session_->write(request.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
         !sent) {
       return lost("cannot send `" + op + "` to the alembic driver: " + sent.error().message);
     }
@@ -406,27 +414,28 @@ class DriverClient final : public Driver {
       if (core::intField(reply, "id") != id) {
         continue;  // the late answer of a request given up on
       }
+      for (const auto& b : core::arrayField(reply, "breaches")) {
+        breaches_.push_back(Breach{op, core::stringField(b, "tool"),
+                                   scrub(core::stringField(b, "database")), scrub(breachText(b))});
+      }
+      if (auto it = reply.find("breach");
+          it != reply.end() && it->is_object() && core::arrayField(reply, "breaches").empty()) {
+        breaches_.push_back(Breach{op, core::stringField(*it, "tool"),
+                                   scrub(core::stringField(*it, "database")),
+                                   scrub(breachText(*it))});
+      }
       return reply;
     }
   }
 
  private:
-  json targetJson(const DriverTarget& target) const {
+  json targetJson(const DriverTarget& target) {
+    lastTarget_ = target;
     json t = {{"url", target.connection.url()}, {"database", target.connection.database}};
     if (!target.identity.empty()) {
       t["identity"] = target.identity;
     }
     return t;
-  }
-
-  /**
-   * The URL of offline work (offline SQL, loading env.py for the model check): the run's driver
-   * scheme and a reserved `.invalid` host; the fence refuses every connection without a target
-   * identity, so nothing ever connects to it.
-   */
-  std::string offlineUrl() const {
-    return (scheme_.empty() ? std::string("postgresql") : scheme_) +
-           "://alembic_sidecar_offline@offline.invalid:5432/offline";
   }
 
   std::string scrub(const std::string& text) const {
@@ -473,6 +482,9 @@ class DriverClient final : public Driver {
   DriverWorkspace files_;
   DriverInfo info_;
   std::string scheme_;
+  /** The last database a request named: offline SQL and the history are offered its URL. */
+  std::optional<DriverTarget> lastTarget_;
+  std::vector<Breach> breaches_;
   std::chrono::milliseconds timeout_{std::chrono::minutes(5)};
   int64_t nextId_ = 0;
   bool alive_ = true;

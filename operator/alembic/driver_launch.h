@@ -30,7 +30,25 @@ struct DriverLaunch {
  */
 core::Result<std::vector<std::string>> driverCommand(const DriverLaunch& launch);
 
-/** The small program every driver starts with (exposed for tests). */
+/** The small program every driver starts with (driver/bootstrap.py; exposed for tests). */
 const std::string& driverBootstrap();
+
+/** The line protocol's version, checked against the driver's `hello` answer. */
+inline constexpr int kDriverProtocol = 2;
+
+/**
+ * What the bootstrap reads first on stdin: the header line naming `entry` (module:function)
+ * and the embedded package. `alembic_sidecar_driver.server:main` is the driver,
+ * `alembic_sidecar_driver.files:serve_once` the exec workspace's one-shot file launcher.
+ */
+std::string driverPreamble(const std::string& entry = "alembic_sidecar_driver.server:main");
+
+/** The exec workspace's launcher: `python -c program`, fed `preamble` and one request. */
+struct FileLauncher {
+  std::string program;
+  std::string preamble;
+};
+/** The driver's bootstrap and package, entering at files.serve_once. */
+FileLauncher fileLauncher();
 
 }  // namespace alembic_sidecar::alembic

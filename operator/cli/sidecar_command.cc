@@ -10,6 +10,7 @@
 #include <iostream>
 #include <memory>
 
+#include "alembic/driver_launch.h"
 #include "cli/logging.h"
 #include "controller/controller.h"
 #include "core/json_util.h"
@@ -94,6 +95,9 @@ controller::RunEnvironment productionEnvironment(std::shared_ptr<kube::KubeApi> 
         spec.target.workingDir.empty() ? options.defaultWorkdir : spec.target.workingDir;
     kube::ExecWorkspaceOptions execOptions;
     execOptions.python = options.execPython;
+    const auto launcher = alembic::fileLauncher();
+    execOptions.launcherProgram = launcher.program;
+    execOptions.launcherPreamble = launcher.preamble;
     return std::unique_ptr<workspace::Workspace>(
         std::make_unique<kube::ExecWorkspace>(api, target, execOptions));
   };

@@ -141,6 +141,8 @@ inline constexpr char kIdentityNotCompared[] = "IdentityNotCompared";
 inline constexpr char kIndexPredicateNotCompared[] = "IndexPredicateNotCompared";
 inline constexpr char kCommentNotCompared[] = "CommentNotCompared";
 inline constexpr char kUncomparedCheckSkipped[] = "UncomparedCheckSkipped";  // info
+// A static prediction of failure that the scratch database disproved (the leg passed).
+inline constexpr char kPredictionDisproved[] = "PredictionDisproved";  // info
 }  // namespace finding
 
 namespace severity {

@@ -472,7 +472,7 @@ core::Result<std::vector<std::string>> PgDatabase::appliedRevisions(
 
 core::Result<std::string> PgDatabase::identity(const std::string& dbName) {
   // The same text the driver's fence computes on every connection env.py opens
-  // (operator/alembic/driver/alembic_sidecar_fence.py, IDENTITY_SQL).
+  // (operator/alembic/driver/alembic_sidecar_driver/fence.py, IDENTITY_SQL).
   try {
     pqxx::nontransaction tx{sessions_->to(connection_, dbName)};
     auto rows = tx.exec(

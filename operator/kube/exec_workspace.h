@@ -23,6 +23,13 @@ struct ExecTarget {
 struct ExecWorkspaceOptions {
   /** The interpreter that runs the launcher in the container. */
   std::string python = "python3";
+  /**
+   * The launcher: `python -c <launcherProgram>`, fed `launcherPreamble` and then one request of
+   * the file protocol (workspace/file_protocol.h) on stdin. The driver's own bootstrap and
+   * package (alembic::fileLauncher()), so one Python file protocol serves both workspaces.
+   */
+  std::string launcherProgram;
+  std::string launcherPreamble;
   /** Bound on readFile / listDir / removeFile / exists. */
   std::chrono::milliseconds fileTimeout{std::chrono::seconds(60)};
   /** Added to Command.timeout for the exec stream, so the launcher's own kill wins. */
@@ -30,14 +37,14 @@ struct ExecWorkspaceOptions {
 };
 
 /**
- * A workspace inside a running container, reached through pods/exec. Every operation runs
- * a small embedded Python launcher as [python, "-c", LAUNCHER]; the request itself (op,
- * argv, env, cwd, path, stdin) travels as one JSON line on the exec stdin, so environment
- * values (database passwords) never appear in the exec URL, the container's process list or
- * the API server's audit log. `run` forks and os.execvpe()s the argv (no shell) in its own
- * session, relays stdout/stderr unchanged, returns the exit status and kills the command's
- * process group when Command.timeout passes. The launcher never waits for stdin EOF, so it
- * works over v4.channel.k8s.io, which cannot half-close stdin.
+ * A workspace inside a running container, reached through pods/exec. Every operation is one
+ * exec of [python, "-c", launcherProgram] that answers one request of the file protocol: the
+ * request itself (op, argv, env, cwd, path, stdin) travels as a JSON line on the exec stdin,
+ * so environment values (database passwords) never appear in the exec URL, the container's
+ * process list or the API server's audit log. `run` runs the argv (no shell) in its own
+ * session with its output captured, and kills it when Command.timeout passes. The launcher
+ * reads exactly its input and never waits for stdin EOF, so it works over v4.channel.k8s.io,
+ * which cannot half-close stdin.
  */
 class ExecWorkspace final : public workspace::Workspace {
  public:
@@ -57,21 +64,13 @@ class ExecWorkspace final : public workspace::Workspace {
   std::string describe() const override;
 
  private:
-  core::Result<ExecResult> launch(const nlohmann::json& request, std::chrono::milliseconds timeout);
-  core::Error fileError(const std::string& op, const std::string& path,
-                        const ExecResult& result) const;
+  /** One exec of the launcher: the reply's result, or an error naming `what`. */
+  core::Result<nlohmann::json> call(nlohmann::json request, const std::string& what,
+                                    std::chrono::milliseconds timeout);
 
   std::shared_ptr<KubeApi> api_;
   ExecTarget target_;
   ExecWorkspaceOptions options_;
 };
-
-/** The launcher's Python source. */
-std::string_view execLauncherSource();
-/** Exit status and stderr prefix the launcher uses for its own failures. */
-inline constexpr int kLauncherCannotRun = 127;
-inline constexpr int kLauncherTimedOut = 124;
-inline constexpr int kLauncherNotFound = 2;
-inline constexpr char kLauncherMarker[] = "alembic-sidecar-launcher: ";
 
 }  // namespace alembic_sidecar::kube

@@ -12,8 +12,12 @@ std::string where(const std::string& file, int line) {
 
 StepOutcome checkModels(RunState& state) {
   const char* type = core::condition::kModelsRegistered;
+  // env.py runs as autogenerate runs it: online, on the run's own (scratch) database.
+  if (auto failed = isolate(state, type)) {
+    return *failed;
+  }
   state.driver->setTimeout(state.remaining());
-  auto models = state.driver->models(state.request.modelPaths);
+  auto models = state.driver->models(state.target, state.request.modelPaths);
   if (!models) {
     return failDriver(state, type, models.error());
   }
@@ -31,8 +35,10 @@ StepOutcome checkModels(RunState& state) {
                           models->describe(4));
     }
     return failStep(state, type, core::reason::kProjectInvalid,
-                    envPy + " could not be loaded (as alembic does, without a database) to read "
-                            "its target_metadata: " + models->describe());
+                    envPy + " could not be run online on " + state.target.connection.database +
+                        " (as `alembic revision --autogenerate` runs it) to read its "
+                        "target_metadata: " +
+                        models->describe());
   }
 
   state.versionTable = models->versionTable;
@@ -61,23 +67,27 @@ StepOutcome checkModels(RunState& state) {
       if (m.otherMetadata) {
         message += "; it belongs to another MetaData/registry than target_metadata";
       }
-      addFinding(state, {core::finding::kModelNotRegistered, core::severity::kError, message,
-                         m.fix, m.file, m.line});
-      names += (names.empty() ? "" : ", ") +
-               (m.className.empty() ? m.table : m.className) + " in " + where(m.file, m.line);
+      addFinding(state, {core::finding::kModelNotRegistered, core::severity::kError, message, m.fix,
+                         m.file, m.line});
+      names += (names.empty() ? "" : ", ") + (m.className.empty() ? m.table : m.className) +
+               " in " + where(m.file, m.line);
     }
     return failStep(state, type, core::reason::kModelNotRegistered,
-                    "mapped table(s) missing from target_metadata: " + names + ". To fix: " +
-                        models->unregistered.front().fix + ".");
+                    "mapped table(s) missing from target_metadata: " + names +
+                        ". To fix: " + models->unregistered.front().fix + ".");
   }
 
   std::string from = models->metadataModule.empty() ? envPy : models->metadataModule;
-  std::string message = std::to_string(models->tables.size()) + " table(s) in target_metadata (" +
-                        from + "); " + std::to_string(models->modules.size()) +
-                        " model module(s) imported, every mapped table registered (env.py "
-                        "loaded " + models->source + ")";
+  std::string message =
+      std::to_string(models->tables.size()) + " table(s) in target_metadata (" + from + "); " +
+      std::to_string(models->modules.size()) +
+      " model module(s) imported, every mapped table registered (" +
+      (models->source == "module" ? std::string("env.py's module-level target_metadata")
+                                  : std::string("target_metadata from env.py run online")) +
+      ")";
   if (models->tables.empty()) {
-    message = "target_metadata (" + from + ") holds no table and no model module maps one; "
+    message = "target_metadata (" + from +
+              ") holds no table and no model module maps one; "
               "pass --models to name the model modules";
   }
   finishStep(state, {type, "True", core::reason::kAllModelsRegistered, message});

@@ -39,12 +39,33 @@ bool adopt(RunState& state) {
 
 StepOutcome escalate(RunState& state) {
   auto& report = state.report;
+  reconcileObservations(state);
   const bool keep = state.revision && !state.noChanges && !state.roundTripFailed &&
                     report.phase != core::phase::kFailed;
   std::vector<const core::Finding*> escalations;
   for (const auto& f : report.findings) {
     if (f.severity == core::severity::kEscalation) {
       escalations.push_back(&f);
+    }
+  }
+  if (state.roundTripFailed && !escalations.empty() && state.revision) {
+    // The round trip failed. An escalation that predicted exactly that failure, or one that
+    // predicts nothing about the legs, leaves the decision to a human; when every escalation
+    // predicted another leg's failure, the observed failure is the run's reason.
+    const auto legs = state.observed[state.revision->path];
+    bool explained = false;
+    for (const auto* f : escalations) {
+      explained = explained || alembic::predictsObservedFailure(*f, legs) ||
+                  alembic::predictedFailure(*f) == alembic::PredictedLeg::kNone;
+    }
+    if (!explained) {
+      std::string codes;
+      for (const auto* f : escalations) {
+        codes += (codes.empty() ? "" : ", ") + f->code;
+      }
+      report.message += " Besides, " + std::to_string(escalations.size()) +
+                        " finding(s) need a human decision: " + codes + ".";
+      return StepOutcome::kFailed;
     }
   }
   if (keep && !adopt(state)) {

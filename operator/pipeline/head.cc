@@ -52,25 +52,35 @@ StepOutcome failMultipleHeads(RunState& state, const char* type, const Heads& he
 
 }  // namespace
 
+StepOutcome failBreach(RunState& state, const std::string& type, const std::string& what,
+                       const std::string& breach) {
+  const std::string urlVar = state.request.alembic.urlEnvVar;
+  const std::string allowed = state.target.connection.database.empty()
+                                  ? std::string("no database")
+                                  : state.target.connection.database;
+  addFinding(state, {core::finding::kIsolationBreached, core::severity::kError,
+                     "during " + type + " (" + what + "), env.py tried to connect to " + breach +
+                         " while the run works on " + allowed +
+                         "; the connection was refused before any statement ran",
+                     "make env.py take its URL from $" + urlVar +
+                         " or from config.get_main_option(\"sqlalchemy.url\") (the stock env.py "
+                         "does; libpq's PG* variables point at the same database for psql and "
+                         "pg_dump); if it reads another variable, pass --url-env NAME; a hook with "
+                         "its own connection settings (a DSN variable, psql -d) must use that URL",
+                     state.project().envPy, 0});
+  return failStep(state, type, core::reason::kIsolationBreached,
+                  type + " stopped: during " + what + ", env.py tried to connect to " + breach +
+                      " instead of the run's database " + allowed +
+                      " (refused before any statement ran). Make env.py read its URL from $" +
+                      urlVar +
+                      " or config.get_main_option(\"sqlalchemy.url\") (libpq's PG* variables "
+                      "name the same database), or pass --url-env with the variable it reads");
+}
+
 StepOutcome failAlembic(RunState& state, const char* type, const std::string& reason,
                         const std::string& what, const alembic::OpOutcome& outcome) {
   if (outcome.breach) {
-    addFinding(state,
-               {core::finding::kIsolationBreached, core::severity::kError,
-                "env.py tried to connect to " + *outcome.breach + " while the run works on " +
-                    state.target.connection.database + "; the connection was refused before "
-                    "any statement ran",
-                "make env.py take its URL from $" + state.request.alembic.urlEnvVar +
-                    " or from config.get_main_option(\"sqlalchemy.url\") (the stock env.py "
-                    "does); if it reads another variable, pass --url-env NAME",
-                state.project().envPy, 0});
-    return failStep(state, type, core::reason::kIsolationBreached,
-                    what + " was stopped: env.py connected to " + *outcome.breach +
-                        " instead of the run's database " + state.target.connection.database +
-                        " (refused before any statement ran). Make env.py read its URL from $" +
-                        state.request.alembic.urlEnvVar +
-                        " or config.get_main_option(\"sqlalchemy.url\"), or pass --url-env "
-                        "with the variable it reads");
+    return failBreach(state, type, what, *outcome.breach);
   }
   return failStep(state, type, reason, what + " failed: " + outcome.describe());
 }
@@ -86,8 +96,8 @@ core::Result<database::SchemaFingerprint> fingerprintOf(RunState& state,
     return fingerprint.error();
   }
   auto dot = state.versionTable.rfind('.');
-  std::string table = dot == std::string::npos ? state.versionTable
-                                               : state.versionTable.substr(dot + 1);
+  std::string table =
+      dot == std::string::npos ? state.versionTable : state.versionTable.substr(dot + 1);
   return table == "alembic_version" ? std::move(*fingerprint) : fingerprint->withoutTable(table);
 }
 
@@ -100,22 +110,10 @@ core::Result<alembic::DriverTarget> targetFor(RunState& state,
   return alembic::DriverTarget{connection, *identity};
 }
 
-std::optional<StepOutcome> prepareHead(RunState& state, const char* type) {
-  state.driver->setTimeout(state.remaining());
-  auto history = state.driver->history();
-  if (!history) {
-    return failDriver(state, type, history.error());
+std::optional<StepOutcome> isolate(RunState& state, const char* type) {
+  if (!state.target.identity.empty()) {
+    return std::nullopt;  // an earlier step isolated the run
   }
-  if (!history->ok) {
-    return failAlembic(state, type, core::reason::kProjectInvalid, "reading the history",
-                       *history);
-  }
-  state.history = *history;
-  auto heads = headsOf(*history);
-  if (heads.heads.size() > 1 && !heads.labelled) {
-    return failMultipleHeads(state, type, heads);
-  }
-
   if (state.request.isolation == kIsolationScratch) {
     const auto& live = state.resolved->connection;
     database::sweepScratchDatabases(*state.db, live.database, state.deps.now());
@@ -141,6 +139,27 @@ std::optional<StepOutcome> prepareHead(RunState& state, const char* type) {
     return failStep(state, type, target.error().reason, target.error().message);
   }
   state.target = *target;
+  return std::nullopt;
+}
+
+std::optional<StepOutcome> prepareHead(RunState& state, const char* type) {
+  state.driver->setTimeout(state.remaining());
+  auto history = state.driver->history();
+  if (!history) {
+    return failDriver(state, type, history.error());
+  }
+  if (!history->ok) {
+    return failAlembic(state, type, core::reason::kProjectInvalid, "reading the history", *history);
+  }
+  state.history = *history;
+  auto heads = headsOf(*history);
+  if (heads.heads.size() > 1 && !heads.labelled) {
+    return failMultipleHeads(state, type, heads);
+  }
+
+  if (auto failed = isolate(state, type)) {
+    return failed;
+  }
 
   // Branches by design (every head labelled): all of them.
   const std::string to = heads.heads.size() > 1 ? "heads" : "head";
@@ -153,6 +172,12 @@ std::optional<StepOutcome> prepareHead(RunState& state, const char* type) {
     return failAlembic(state, type, core::reason::kBaselineUpgradeFailed,
                        "alembic upgrade " + to + " (on " + state.target.connection.database + ")",
                        *upgraded);
+  }
+  if (state.request.isolation == kIsolationScratch && state.history) {
+    // A fresh scratch database: every revision's upgrade ran, from base to head.
+    for (const auto& rev : state.history->revisions) {
+      state.observed[rev.path].upgrade = true;
+    }
   }
   auto fingerprint = fingerprintOf(state, state.target.connection.database);
   if (!fingerprint) {

@@ -240,6 +240,7 @@ StepOutcome upgradeLive(RunState& state) {
 
 StepOutcome conclude(RunState& state) {
   auto& report = state.report;
+  reconcileObservations(state);
   if (report.phase == core::phase::kFailed) {
     return StepOutcome::kFailed;
   }

@@ -116,6 +116,25 @@ void cleanUp(RunState& state) {
 }
 
 /**
+ * Any connection the fence refused, in any request of the step (a compare, the offline SQL,
+ * the reference upgrade...), ends the run IsolationBreached, whatever the step made of it.
+ */
+bool endOnBreach(RunState& state, const char* condition) {
+  if (!state.driver) {
+    return false;
+  }
+  auto breaches = state.driver->breaches();
+  if (breaches.empty()) {
+    return false;
+  }
+  if (state.report.reason != core::reason::kIsolationBreached) {
+    const auto& first = breaches.front();
+    failBreach(state, condition, "the driver's `" + first.op + "`", first.text);
+  }
+  return true;
+}
+
+/**
  * A cancellation that arrives while a step runs surfaces as that step's failure (its command
  * was stopped): the run was cancelled, not broken, so say that instead.
  */
@@ -168,6 +187,32 @@ StepOutcome failStep(RunState& state, const std::string& conditionType, const st
   state.report.message = text;
   finishStep(state, core::Condition{conditionType, "False", reason, text});
   return StepOutcome::kFailed;
+}
+
+void reconcileObservations(RunState& state) {
+  auto& report = state.report;
+  report.findings = alembic::reconcileWithObserved(report.findings, state.observed);
+  const auto* validated = report.condition(core::condition::kValidated);
+  if (validated == nullptr || validated->status != "False" ||
+      report.phase == core::phase::kFailed) {
+    return;
+  }
+  for (const auto& f : report.findings) {
+    if (f.severity == core::severity::kEscalation) {
+      return;
+    }
+  }
+  size_t disproved = 0;
+  for (const auto& f : report.findings) {
+    disproved += f.code == core::finding::kPredictionDisproved;
+  }
+  if (disproved > 0) {
+    report.setCondition(
+        core::Condition{core::condition::kValidated, "True", core::reason::kNoEscalations,
+                        std::to_string(disproved) +
+                            " predicted failure(s) did not happen on the scratch "
+                            "database (PredictionDisproved); nothing else needs a human decision"});
+  }
 }
 
 void addFinding(RunState& state, core::Finding finding) {
@@ -235,7 +280,7 @@ RunOutcome runPipeline(const RunRequest& request, PipelineDeps deps) {
         outcome = failStep(state, step.condition, core::reason::kInternalError,
                            std::string("internal error in ") + step.condition + ": " + e.what());
       }
-      if (outcome != StepOutcome::kContinue) {
+      if (endOnBreach(state, step.condition) || outcome != StepOutcome::kContinue) {
         break;
       }
     }

@@ -74,6 +74,8 @@ StepOutcome roundTrip(RunState& state) {
   if (!up) {
     return failed(failDriver(state, type, up.error()));
   }
+  auto& legs = state.observed[state.revision->path];
+  legs.upgrade = up->ok;
   if (!up->ok) {
     rt.upgrade = kFailed;
     return failed(
@@ -99,6 +101,7 @@ StepOutcome roundTrip(RunState& state) {
   if (!down) {
     return failed(failDriver(state, type, down.error()));
   }
+  legs.downgrade = down->ok;
   if (!down->ok) {
     rt.downgrade = kFailed;
     return failed(
@@ -118,6 +121,7 @@ StepOutcome roundTrip(RunState& state) {
     return failed(failDriver(state, type, again.error()));
   }
   rt.reupgrade = again->ok ? kPassed : kFailed;
+  legs.reupgrade = again->ok;
   std::optional<database::SchemaFingerprint> afterReupgrade;
   if (again->ok && !fingerprintOrFail(afterReupgrade)) {
     return failed(StepOutcome::kFailed);

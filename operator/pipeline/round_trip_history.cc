@@ -147,6 +147,9 @@ StepOutcome roundTripHistory(RunState& state) {
       return StepOutcome::kContinue;
     }
     rt.downgrade = "Passed";
+    for (const auto* rev : segment.revisions) {
+      state.observed[rev->path].downgrade = true;
+    }
     auto afterDowngrade = fingerprintOf(state, scratch);
     auto current = state.driver->current(state.target);
     if (!afterDowngrade || !current || !current->ok) {
@@ -194,6 +197,11 @@ StepOutcome roundTripHistory(RunState& state) {
     state.driver->setTimeout(state.remaining());
     auto again = state.driver->upgrade(state.target, "heads");
     rt.reupgrade = again && again->ok ? "Passed" : "Failed";
+    if (again && again->ok) {
+      for (const auto* rev : segment.revisions) {
+        state.observed[rev->path].reupgrade = true;
+      }
+    }
     if (rt.reupgrade == "Failed") {
       std::string error = again ? again->describe(4) : again.error().message;
       if (!summary.empty()) {

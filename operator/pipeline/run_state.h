@@ -1,12 +1,14 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
 
 #include "alembic/driver.h"
+#include "alembic/predictions.h"
 #include "alembic/revision_analysis.h"
 #include "alembic/revision_file.h"
 #include "core/report.h"
@@ -62,6 +64,8 @@ struct RunState {
   bool noChanges = false;
   /** A leg of the round trip failed or the schema was not restored: the file is removed. */
   bool roundTripFailed = false;
+  /** What each revision (by path) did on the scratch database: observation beats prediction. */
+  std::map<std::string, alembic::ObservedLegs> observed;
 
   /** The project's files, through the driver. */
   workspace::Workspace& files() { return driver->files(); }
@@ -83,6 +87,11 @@ void finishStep(RunState& state, core::Condition condition);
 /** Ends the run as Failed: sets phase, reason and message, and the step's False condition. */
 StepOutcome failStep(RunState& state, const std::string& conditionType, const std::string& reason,
                      const std::string& message);
+/**
+ * Observation beats prediction: findings whose predicted failure the scratch database
+ * disproved become notes, and a Validated condition they alone made False turns True.
+ */
+void reconcileObservations(RunState& state);
 /** Adds a finding after scrubbing its text. */
 void addFinding(RunState& state, core::Finding finding);
 
@@ -93,6 +102,12 @@ void addFinding(RunState& state, core::Finding finding);
  */
 StepOutcome failAlembic(RunState& state, const char* type, const std::string& reason,
                         const std::string& what, const alembic::OpOutcome& outcome);
+/**
+ * Ends the step as IsolationBreached: during `what` (the operation), env.py tried `breach`
+ * ("database 'x' (psycopg2.connect)"); the message says which flag fixes it.
+ */
+StepOutcome failBreach(RunState& state, const std::string& type, const std::string& what,
+                       const std::string& breach);
 /** Ends the step as Failed because the driver is gone (its error says why). */
 StepOutcome failDriver(RunState& state, const char* type, const core::Error& error);
 /** Tables and enum types (with labels) of a schema, for the revision analysis. */
@@ -102,6 +117,11 @@ core::Result<database::SchemaFingerprint> fingerprintOf(RunState& state, const s
 /** A target for the driver: `connection` and the identity the fence expects of it. */
 core::Result<alembic::DriverTarget> targetFor(RunState& state,
                                               const database::ConnectionInfo& connection);
+/**
+ * Isolates the run once: creates its scratch database (unless in place) and sets state.target
+ * with the identity the fence expects. Returns the failure outcome, or nullopt when ready.
+ */
+std::optional<StepOutcome> isolate(RunState& state, const char* type);
 /**
  * Isolates (scratch database unless in place), upgrades the target to head and records its
  * fingerprint as state.baseline. Returns the failure outcome, or nullopt when ready.

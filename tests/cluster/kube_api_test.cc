@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "alembic/driver_launch.h"
 #include "cluster/cluster.h"
 #include "core/reasons.h"
 #include "kube/api_errors.h"
@@ -467,6 +468,8 @@ class Exec : public Api {
   kube::ExecWorkspace workspace(std::shared_ptr<kube::KubeApi> api = nullptr) {
     kube::ExecWorkspaceOptions options;
     options.python = kPython;
+    options.launcherProgram = alembic::fileLauncher().program;
+    options.launcherPreamble = alembic::fileLauncher().preamble;
     return kube::ExecWorkspace(api ? api : admin_, {ns_, kPod, "app", workdir_}, options);
   }
 

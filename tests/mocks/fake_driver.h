@@ -124,8 +124,9 @@ class FakeDriver : public alembic::Driver {
     calls.push_back({"pyflakes", "", "", ""});
     return std::string();
   }
-  core::Result<alembic::ModelsOutcome> models(const std::vector<std::string>&) override {
-    calls.push_back({"models", "", "", ""});
+  core::Result<alembic::ModelsOutcome> models(const alembic::DriverTarget& target,
+                                              const std::vector<std::string>&) override {
+    calls.push_back({"models", "", target.connection.database, target.identity});
     return modelsOutcome;
   }
   core::Result<std::string> adopt(const std::string& file, const std::string& destination) override {
@@ -145,6 +146,10 @@ class FakeDriver : public alembic::Driver {
   }
   workspace::Workspace& files() override { return workspace; }
   void shutDown() override { shutDownCalled = true; }
+  std::vector<alembic::Breach> breaches() const override { return refused; }
+
+  /** What the fence refused, as the pipeline sees it after each step. */
+  std::vector<alembic::Breach> refused;
 
   /** The ops called, in order ("upgrade b2", "downgrade a1", ...). */
   std::vector<std::string> trace() const {
@@ -189,8 +194,9 @@ class DriverRef : public alembic::Driver {
   core::Result<std::string> pyflakes(const std::string& s, const std::string& f) override {
     return target_.pyflakes(s, f);
   }
-  core::Result<alembic::ModelsOutcome> models(const std::vector<std::string>& m) override {
-    return target_.models(m);
+  core::Result<alembic::ModelsOutcome> models(const alembic::DriverTarget& t,
+                                              const std::vector<std::string>& m) override {
+    return target_.models(t, m);
   }
   core::Result<std::string> adopt(const std::string& f, const std::string& d) override {
     return target_.adopt(f, d);
@@ -198,6 +204,7 @@ class DriverRef : public alembic::Driver {
   core::Status discard() override { return target_.discard(); }
   workspace::Workspace& files() override { return target_.files(); }
   void shutDown() override { target_.shutDown(); }
+  std::vector<alembic::Breach> breaches() const override { return target_.breaches(); }
 
  private:
   alembic::Driver& target_;

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "alembic/driver_launch.h"
 #include "core/reasons.h"
 #include "kube/api_errors.h"
 #include "kube/exec_workspace.h"
@@ -67,6 +68,8 @@ class Exec : public ServerSuite {
   ExecWorkspace workspace(std::shared_ptr<KubeApi> api = nullptr) {
     ExecWorkspaceOptions options;
     options.python = kPython;
+    options.launcherProgram = alembic::fileLauncher().program;
+    options.launcherPreamble = alembic::fileLauncher().preamble;
     return ExecWorkspace(api ? api : server()->adminClient(), {"default", kPod, "app", workdir_},
                          options);
   }

@@ -12,20 +12,45 @@ namespace {
 
 using testing::FakeKubeApi;
 
+constexpr char kProgram[] = "import launcher";
+constexpr char kPreamble[] =
+    "alembic-sidecar-driver 2 2 alembic_sidecar_driver.files:serve_once\n{}";
+
+ExecWorkspaceOptions launcherOptions() {
+  ExecWorkspaceOptions options;
+  options.launcherProgram = kProgram;
+  options.launcherPreamble = kPreamble;
+  return options;
+}
+
 struct Harness {
   std::shared_ptr<FakeKubeApi> api = std::make_shared<FakeKubeApi>();
-  ExecWorkspace workspace{api, {"team", "app-0", "app", "/srv/app"}, {}};
+  ExecWorkspace workspace{api, {"team", "app-0", "app", "/srv/app"}, launcherOptions()};
 
-  void answer(int exitCode, std::string out = "", std::string err = "", bool timedOut = false) {
+  /** The launcher's answer: one reply line of the file protocol. */
+  void reply(const nlohmann::json& reply, int exitCode = 0, std::string err = "") {
     ExecResult result;
     result.exitCode = exitCode;
-    result.out = std::move(out);
+    result.out = reply.is_null() ? std::string() : reply.dump() + "\n";
     result.err = std::move(err);
-    result.timedOut = timedOut;
+    api->execResults.push_back(result);
+  }
+  void ok(const nlohmann::json& result) {
+    reply({{"id", nullptr}, {"ok", true}, {"result", result}});
+  }
+  void error(const std::string& type, const std::string& line) {
+    reply({{"id", nullptr}, {"ok", false}, {"error", {{"type", type}, {"line", line}}}});
+  }
+  void streamTimedOut() {
+    ExecResult result;
+    result.exitCode = -1;
+    result.timedOut = true;
     api->execResults.push_back(result);
   }
   nlohmann::json sentRequest(size_t i = 0) {
-    return nlohmann::json::parse(api->execRequests.at(i).stdinData.value());
+    const std::string& stdinData = api->execRequests.at(i).stdinData.value();
+    EXPECT_EQ(stdinData.rfind(kPreamble, 0), 0u);
+    return nlohmann::json::parse(stdinData.substr(std::string(kPreamble).size()));
   }
 };
 
@@ -39,9 +64,14 @@ workspace::Command command() {
   return cmd;
 }
 
+nlohmann::json ran(int exitCode, std::string out = "", std::string err = "",
+                   bool timedOut = false) {
+  return {{"exitCode", exitCode}, {"out", out}, {"err", err}, {"timedOut", timedOut}};
+}
+
 TEST(ExecWorkspace, RunsTheLauncherAndSendsTheRequestOnStdin) {
   Harness h;
-  h.answer(0, "Generating ...\n", "INFO\n");
+  h.ok(ran(0, "Generating ...\n", "INFO\n"));
   auto output = h.workspace.run(command());
   ASSERT_TRUE(output) << output.error().message;
   EXPECT_EQ(output->exitCode, 0);
@@ -55,7 +85,7 @@ TEST(ExecWorkspace, RunsTheLauncherAndSendsTheRequestOnStdin) {
   ASSERT_EQ(exec.command.size(), 3u);
   EXPECT_EQ(exec.command[0], "python3");
   EXPECT_EQ(exec.command[1], "-c");
-  EXPECT_EQ(exec.command[2], std::string(execLauncherSource()));
+  EXPECT_EQ(exec.command[2], kProgram);
   EXPECT_GT(exec.timeout, std::chrono::seconds(90));  // the launcher's own kill comes first
 
   const auto request = h.sentRequest();
@@ -64,15 +94,15 @@ TEST(ExecWorkspace, RunsTheLauncherAndSendsTheRequestOnStdin) {
   EXPECT_EQ(request["argv"], nlohmann::json(command().argv));
   EXPECT_EQ(request["cwd"], "backend");
   EXPECT_EQ(request["timeout"], 90.0);
-  EXPECT_EQ(decodeBase64(request["stdin"].get<std::string>()).value(), command().stdinData);
+  EXPECT_EQ(decodeBase64(request["stdinBase64"].get<std::string>()).value(), command().stdinData);
   EXPECT_EQ(request["env"]["DATABASE_URL"], "postgresql://app:pa55word@db:5432/app");
+  EXPECT_EQ(request["outputEncoding"], "base64");
   EXPECT_EQ(exec.stdinData->back(), '\n');
-  EXPECT_EQ(std::count(exec.stdinData->begin(), exec.stdinData->end(), '\n'), 1);
 }
 
 TEST(ExecWorkspace, EnvironmentValuesNeverReachTheExecCommandLine) {
   Harness h;
-  h.answer(0);
+  h.ok(ran(0));
   ASSERT_TRUE(h.workspace.run(command()));
   for (const auto& arg : h.api->execRequests.at(0).command) {
     EXPECT_EQ(arg.find("pa55word"), std::string::npos);
@@ -83,7 +113,7 @@ TEST(ExecWorkspace, EnvironmentValuesNeverReachTheExecCommandLine) {
 
 TEST(ExecWorkspace, NonZeroExitIsReturnedFaithfully) {
   Harness h;
-  h.answer(3, "", "FAILED: Target database is not up to date.\n");
+  h.ok(ran(3, "", "FAILED: Target database is not up to date.\n"));
   auto output = h.workspace.run(command());
   ASSERT_TRUE(output);
   EXPECT_EQ(output->exitCode, 3);
@@ -93,8 +123,7 @@ TEST(ExecWorkspace, NonZeroExitIsReturnedFaithfully) {
 
 TEST(ExecWorkspace, LauncherTimeoutBecomesTimedOut) {
   Harness h;
-  h.answer(kLauncherTimedOut, "partial",
-           std::string("some err\n") + kLauncherMarker + "timed out after 90s\n");
+  h.ok(ran(-1, "partial", "some err\n", true));
   auto output = h.workspace.run(command());
   ASSERT_TRUE(output);
   EXPECT_TRUE(output->timedOut);
@@ -104,7 +133,7 @@ TEST(ExecWorkspace, LauncherTimeoutBecomesTimedOut) {
 
 TEST(ExecWorkspace, StreamDeadlineBecomesTimedOut) {
   Harness h;
-  h.answer(-1, "p", "", true);
+  h.streamTimedOut();
   auto output = h.workspace.run(command());
   ASSERT_TRUE(output);
   EXPECT_TRUE(output->timedOut);
@@ -112,8 +141,7 @@ TEST(ExecWorkspace, StreamDeadlineBecomesTimedOut) {
 
 TEST(ExecWorkspace, CommandThatCannotStartIsAnError) {
   Harness h;
-  h.answer(kLauncherCannotRun, "",
-           std::string(kLauncherMarker) + "cannot run alembic: No such file or directory\n");
+  h.error("DriverError", "cannot run alembic: No such file or directory");
   auto output = h.workspace.run(command());
   ASSERT_FALSE(output);
   EXPECT_EQ(output.error().reason, core::reason::kWorkspaceUnavailable);
@@ -122,7 +150,7 @@ TEST(ExecWorkspace, CommandThatCannotStartIsAnError) {
 
 TEST(ExecWorkspace, ExitCode127FromTheCommandItselfIsAResult) {
   Harness h;
-  h.answer(127, "", "sh: 1: foo: not found\n");
+  h.ok(ran(127, "", "sh: 1: foo: not found\n"));
   auto output = h.workspace.run(command());
   ASSERT_TRUE(output);
   EXPECT_EQ(output->exitCode, 127);
@@ -137,20 +165,31 @@ TEST(ExecWorkspace, ExecFailureIsWorkspaceUnavailableKeepingItsKind) {
   EXPECT_NE(output.error().message.find("pod team/app-0 container app"), std::string::npos);
 }
 
+TEST(ExecWorkspace, AnInterpreterThatDoesNotAnswerIsRetryable) {
+  Harness h;
+  h.reply(nullptr, 1, "Traceback ...\nSyntaxError: invalid syntax\n");
+  auto content = h.workspace.readFile("alembic.ini");
+  ASSERT_FALSE(content);
+  EXPECT_EQ(content.error().reason, core::reason::kWorkspaceUnavailable);
+  EXPECT_TRUE(content.error().transient());
+  EXPECT_NE(content.error().message.find("SyntaxError"), std::string::npos);
+}
+
 TEST(ExecWorkspace, ReadFileReturnsTheBytes) {
   Harness h;
   const std::string bytes("\x00\xff\n\r", 4);
-  h.answer(0, bytes);
+  h.ok({{"base64", encodeBase64(bytes)}});
   auto content = h.workspace.readFile("migrations/versions/abc.py");
   ASSERT_TRUE(content);
   EXPECT_EQ(*content, bytes);
   EXPECT_EQ(h.sentRequest()["op"], "read");
+  EXPECT_EQ(h.sentRequest()["encoding"], "base64");
   EXPECT_EQ(h.sentRequest()["path"], "migrations/versions/abc.py");
 }
 
 TEST(ExecWorkspace, MissingFileIsNotFound) {
   Harness h;
-  h.answer(kLauncherNotFound, "", std::string(kLauncherMarker) + "No such file or directory: x\n");
+  h.error("FileNotFoundError", "No such file or directory: x");
   auto content = h.workspace.readFile("x");
   ASSERT_FALSE(content);
   EXPECT_EQ(content.error().reason, kNotFound);
@@ -158,7 +197,7 @@ TEST(ExecWorkspace, MissingFileIsNotFound) {
 
 TEST(ExecWorkspace, ListDirParsesEntries) {
   Harness h;
-  h.answer(0, R"([["env.py", false], ["versions", true]])");
+  h.ok({{"entries", nlohmann::json::parse(R"([["env.py", false], ["versions", true]])")}});
   auto entries = h.workspace.listDir("migrations");
   ASSERT_TRUE(entries) << entries.error().message;
   ASSERT_EQ(entries->size(), 2u);
@@ -169,9 +208,9 @@ TEST(ExecWorkspace, ListDirParsesEntries) {
 
 TEST(ExecWorkspace, ExistsAndRemove) {
   Harness h;
-  h.answer(0);
-  h.answer(1);
-  h.answer(0);
+  h.ok({{"exists", true}});
+  h.ok({{"exists", false}});
+  h.ok(nlohmann::json::object());
   EXPECT_TRUE(h.workspace.exists("alembic.ini"));
   EXPECT_FALSE(h.workspace.exists("nope"));
   EXPECT_TRUE(h.workspace.removeFile("migrations/versions/empty.py"));
@@ -214,7 +253,7 @@ core::Error missingInterpreterError(FirstToMove first, bool serverSendsStatus = 
   auto client = std::make_shared<KubeClient>(
       config, std::make_shared<testing::FakeTransport>(), dialer, ClientOptions{},
       std::make_shared<testing::FakeClock>(), [] { return 0.0; });
-  ExecWorkspaceOptions options;
+  ExecWorkspaceOptions options = launcherOptions();
   options.python = python;
   ExecWorkspace ws(client, {"team", "app-0", "app", "/srv/app"}, options);
   auto content = ws.readFile("alembic.ini");

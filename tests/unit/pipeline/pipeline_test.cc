@@ -178,7 +178,7 @@ TEST_F(PipelineTest, AsyncAppWithoutAsyncDriver_FailsNamingWhatToInstall) {
   EXPECT_THAT(outcome.report.message, HasSubstr("install asyncpg"));
 }
 
-TEST_F(PipelineTest, UnregisteredModel_StopsBeforeAnyDatabaseWork) {
+TEST_F(PipelineTest, UnregisteredModel_StopsBeforeAnyUpgrade) {
   alembic::UnregisteredModel tag;
   tag.className = "Tag";
   tag.module = "app.models.tag";
@@ -187,7 +187,8 @@ TEST_F(PipelineTest, UnregisteredModel_StopsBeforeAnyDatabaseWork) {
   tag.line = 4;
   tag.fix = "add `from app.models.tag import Tag  # noqa: F401` to app/db/base.py";
   driver_.modelsOutcome.unregistered = {tag};
-  EXPECT_CALL(*db, claimScratch(_)).Times(0);
+  // env.py ran online on the scratch database (as autogenerate runs it), which is dropped.
+  EXPECT_CALL(*db, dropDatabase(kScratch)).WillOnce(Return(core::Status{}));
   auto outcome = run();
   EXPECT_EQ(outcome.report.reason, "ModelNotRegistered");
   EXPECT_THAT(outcome.report.message, HasSubstr("Tag in app/models/tag.py:4"));
@@ -203,10 +204,10 @@ TEST_F(PipelineTest, ModelImportFailure_QuotesTheException) {
   EXPECT_THAT(outcome.report.message, HasSubstr("NameError: name 'Colum' is not defined"));
 }
 
-TEST_F(PipelineTest, UnlabelledHeads_RefusedBeforeAScratchDatabaseExists) {
+TEST_F(PipelineTest, UnlabelledHeads_RefusedBeforeAnyUpgrade) {
   driver_.historyOutcome.revisions = {head("aaa"), head("bbb")};
-  EXPECT_CALL(*db, claimScratch(_)).Times(0);
   auto outcome = run();
+  EXPECT_THAT(driver_.trace(), Not(::testing::Contains(HasSubstr("upgrade"))));
   EXPECT_EQ(outcome.report.reason, "MultipleHeads");
   EXPECT_THAT(outcome.report.message, HasSubstr("aaa, bbb"));
   ASSERT_FALSE(outcome.report.findings.empty());
@@ -270,9 +271,91 @@ TEST_F(PipelineTest, IsolationBreached_FailsNamingTheDatabaseEnvPyTried) {
   };
   auto outcome = run();
   EXPECT_EQ(outcome.report.reason, "IsolationBreached");
-  EXPECT_THAT(outcome.report.message, HasSubstr("env.py connected to database 'app'"));
+  EXPECT_THAT(outcome.report.message, HasSubstr("env.py tried to connect to database 'app'"));
   EXPECT_THAT(outcome.report.message, HasSubstr("--url-env"));
   EXPECT_THAT(driver_.trace(), Not(::testing::Contains(HasSubstr("revision"))));
+}
+
+TEST_F(PipelineTest, ModelCheck_RunsEnvPyOnTheScratchDatabaseFencedToIt) {
+  auto outcome = run();
+  ASSERT_FALSE(driver_.calls.empty());
+  EXPECT_EQ(driver_.calls.front().op, "models");
+  EXPECT_EQ(driver_.calls.front().database, kScratch);
+  EXPECT_EQ(driver_.calls.front().identity, std::string(kScratch) + ":16385:1700000000.5");
+}
+
+TEST_F(PipelineTest, RefusalInAnyRequest_EndsTheRunIsolationBreached) {
+  // The round trip's upgrade "succeeded" but env.py's psql was refused on the way (env.py
+  // ignored the tool's exit code): the run still ends IsolationBreached and keeps nothing.
+  int upgrades = 0;
+  driver_.onUpgrade = [&](const alembic::DriverTarget&, const std::string&) {
+    if (++upgrades == 2) {
+      driver_.refused.push_back(alembic::Breach{"upgrade", "psql", "app", "database 'app' (psql)"});
+    }
+    return testing::FakeDriver::ok();
+  };
+  auto outcome = run();
+  EXPECT_EQ(outcome.report.phase, "Failed");
+  EXPECT_EQ(outcome.report.reason, "IsolationBreached");
+  EXPECT_THAT(outcome.report.message, HasSubstr("RoundTripPassed"));
+  EXPECT_THAT(outcome.report.message, HasSubstr("database 'app' (psql)"));
+  EXPECT_THAT(outcome.report.message, HasSubstr("--url-env"));
+  EXPECT_EQ(outcome.report.condition("RoundTripPassed")->reason, "IsolationBreached");
+  EXPECT_FALSE(hasFile("migrations/versions/b2_add_user_phone.py"));
+}
+
+constexpr char kEnumColumnRevision[] = R"PY("""add user status
+
+Revision ID: b2
+Revises: a1
+"""
+from alembic import op
+import sqlalchemy as sa
+
+from app.models import User
+
+revision = 'b2'
+down_revision = 'a1'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    sa.Enum(User.Status).create(op.get_bind(), checkfirst=True)
+    op.add_column('user', sa.Column('status', sa.Enum('on', 'off', name='status'), nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_column('user', 'status')
+    sa.Enum(User.Status).drop(op.get_bind(), checkfirst=True)
+)PY";
+
+TEST_F(PipelineTest, PredictedUpgradeFailure_DisprovedByTheScratchDatabase_IsANote) {
+  driver_.stageRevision("b2_add_user_status.py", kEnumColumnRevision);
+  auto outcome = run();
+  ASSERT_EQ(outcome.report.phase, "Succeeded") << outcome.report.message;
+  bool predicted = false;
+  bool disproved = false;
+  for (const auto& f : outcome.report.findings) {
+    predicted |= f.code == "EnumTypeMissing";
+    disproved |= f.code == "PredictionDisproved" && f.severity == "info" &&
+                 f.message.find("EnumTypeMissing") != std::string::npos;
+  }
+  EXPECT_FALSE(predicted);
+  EXPECT_TRUE(disproved);
+  EXPECT_EQ(outcome.report.condition("Validated")->status, "True");
+}
+
+TEST_F(PipelineTest, PredictedUpgradeFailure_ThatHappens_StaysAnEscalation) {
+  driver_.stageRevision("b2_add_user_status.py", kEnumColumnRevision);
+  int upgrades = 0;
+  driver_.onUpgrade = [&](const alembic::DriverTarget&, const std::string&) {
+    return ++upgrades == 2 ? testing::FakeDriver::failure("type \"status\" does not exist")
+                           : testing::FakeDriver::ok();
+  };
+  auto outcome = run();
+  EXPECT_EQ(outcome.report.phase, "Escalated");
+  EXPECT_EQ(outcome.report.reason, "EnumTypeMissing");
 }
 
 TEST_F(PipelineTest, RoundTrip_PassesAndTheFileJoinsTheHistoryLast) {

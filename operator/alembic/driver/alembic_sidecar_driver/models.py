@@ -1,14 +1,16 @@
 """Step 2, asked of the running app: is every mapped table in the metadata alembic compares?
 
-1. env.py is loaded the way alembic loads it, with no database: offline mode first (what
-   `alembic upgrade --sql` does); if env.py has no working offline mode, online with the
-   fence refusing every connection. Its `target_metadata` (a MetaData or a list) and the
-   tables it holds at that moment are what autogenerate will compare.
+1. env.py runs the way `alembic revision --autogenerate` runs it: online, on the step's
+   (scratch) database, through the fence. `target_metadata` is what env.py passes to
+   `context.configure` (a MetaData, a list, or a dict of them); env.py's module-level
+   `target_metadata` is the fallback when env.py fails after its module was loaded.
 2. Every model module the project declares is imported under its canonical name (the
    `--models` paths or dotted names; by default every `models` package and `models.py`).
 3. Every mapped table of every registry (declarative_base, registry(), @as_declarative,
-   SQLModel), and every Core Table a model module defines, that env.py's load did not put
-   in target_metadata is reported with its class, its module and one import that fixes it.
+   SQLModel), and every Core Table a model module defines, that is not in target_metadata is
+   reported with its class, its module and one import that fixes it.
+
+Runs in a step's child process: nothing it imports outlives the step.
 """
 
 import importlib
@@ -18,7 +20,9 @@ import pkgutil
 import re
 import sys
 
-from alembic_sidecar_fence import FENCE
+from alembic_sidecar_driver.fence import FENCE
+from alembic_sidecar_driver.protocol import dedupe as _dedupe
+from alembic_sidecar_driver.protocol import describe_error
 
 SKIPPED = {
     ".git", ".hg", ".venv", "venv", "env", "node_modules", "__pycache__", ".tox", "build",
@@ -28,8 +32,6 @@ SKIPPED = {
 
 
 def check_models(driver, request):
-    from alembic_sidecar_driver import describe_error
-
     capture_out = io.StringIO()
     saved = sys.stdout, sys.stderr
     sys.stdout = sys.stderr = capture_out
@@ -37,7 +39,6 @@ def check_models(driver, request):
         loaded = _load_target_metadata(driver, request.get("target"))
     finally:
         sys.stdout, sys.stderr = saved
-        FENCE.refuse_all()
     if loaded.get("error") is not None:
         error = describe_error(loaded["error"], capture_out.getvalue())
         where = _failing_project_file(driver, loaded["error"])
@@ -46,13 +47,15 @@ def check_models(driver, request):
             error["type"] = "ModelImportFailed"
             error["file"] = where
             error["line"] = "%s (%s)" % (error["line"], where)
-        return {"ok": False, "error": error, "result": {"source": loaded.get("source")}}
+        return {"ok": False, "error": error, "result": {"source": loaded.get("source")},
+                "output": capture_out.getvalue()}
     metadatas = loaded["metadatas"]
     if not metadatas:
         return {"ok": False, "result": {"source": loaded["source"]},
                 "error": {"type": "TargetMetadataMissing",
-                          "line": "env.py sets no target_metadata (it is None): autogenerate "
-                                  "has nothing to compare the database with"}}
+                          "line": "env.py passes no target_metadata to context.configure() "
+                                  "when alembic runs it online, and sets none at module level: "
+                                  "autogenerate has nothing to compare the database with"}}
     registered = set()
     for md in metadatas:
         registered.update(md.tables.keys())
@@ -89,7 +92,7 @@ def check_models(driver, request):
 
 
 def _load_target_metadata(driver, target):
-    """env.py as alembic loads it, without a database: offline, else online and fenced."""
+    """env.py as `alembic revision --autogenerate` runs it: online, on the step's database."""
     from alembic.runtime.environment import EnvironmentContext
     from alembic.script import ScriptDirectory
 
@@ -101,38 +104,32 @@ def _load_target_metadata(driver, target):
         captured["versionTableSchema"] = context.opts.get("version_table_schema") or ""
         return []
 
-    FENCE.refuse_all()
-    offline_error = None
-    cfg = driver.config(target)
+    cfg = driver.config(target, cmd="revision", autogenerate=True)
     script = ScriptDirectory.from_config(cfg)
+    driver.env_module = None
+    source = "online"
     try:
-        cfg.output_buffer = io.StringIO()
-        with EnvironmentContext(cfg, script, fn=capture, as_sql=True,
-                                starting_rev=None, destination_rev="heads"):
+        with EnvironmentContext(cfg, script, fn=capture, dont_mutate=True):
             script.run_env()
     except BaseException as e:  # noqa: BLE001 - env.py may raise anything
         if isinstance(e, KeyboardInterrupt):
             raise
-        offline_error = e
-    source = "offline"
-    if "metadata" not in captured:
-        # Online, with every connection refused: env.py sets target_metadata at module level
-        # before it connects, so its module still tells.
-        source = "online"
-        FENCE.refuse_all()
-        driver.env_module = None
-        try:
-            with EnvironmentContext(cfg, script, fn=capture):
-                script.run_env()
-        except BaseException as e:  # noqa: BLE001
-            if isinstance(e, KeyboardInterrupt):
-                raise
-            if driver.env_module is None or not hasattr(driver.env_module, "target_metadata"):
-                return {"error": offline_error or e, "source": source}
-        FENCE.breach = None  # the refusal was the point
+        if FENCE.breach is not None:
+            return {"error": e, "source": source}
         if "metadata" not in captured:
-            captured["metadata"] = getattr(driver.env_module, "target_metadata", None)
-    metadata = captured["metadata"]
+            module = driver.env_module
+            if module is None or getattr(module, "target_metadata", None) is None:
+                return {"error": e, "source": source}
+            captured["metadata"] = module.target_metadata
+            source = "module"
+    if captured.get("metadata") is None and driver.env_module is not None:
+        # context.configure() without target_metadata (e.g. env.py skips autogenerate support
+        # in this branch): the module's own target_metadata is what the project means.
+        module_metadata = getattr(driver.env_module, "target_metadata", None)
+        if module_metadata is not None:
+            captured["metadata"] = module_metadata
+            source = "module"
+    metadata = captured.get("metadata")
     if isinstance(metadata, dict):  # the multidb template keys metadata by engine name
         metadata = list(metadata.values())
     metadatas = [m for m in (metadata if isinstance(metadata, (list, tuple)) else [metadata])
@@ -405,12 +402,3 @@ def _class_line(path, name):
     except OSError:
         pass
     return 0
-
-
-def _dedupe(items):
-    seen, out = set(), []
-    for item in items:
-        if item not in seen:
-            seen.add(item)
-            out.append(item)
-    return out
