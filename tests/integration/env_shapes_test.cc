@@ -51,7 +51,7 @@ const Shape kHooks{"hooks_app", "contact_phone", "",
 class EnvShapesTest : public ::testing::Test {
  protected:
   /** The live database at head with rows, deployed by the project's own alembic. */
-  void prepare(const Shape& shape) {
+  void prepare(const Shape& shape, bool withoutExtensions = false) {
     shape_ = shape;
     app_ = std::make_unique<ExampleApp>(shape.fixture);
     live_ = createTestDatabase("live").withScheme("postgresql+psycopg2");
@@ -64,7 +64,7 @@ class EnvShapesTest : public ::testing::Test {
     } else {
       app_->alembic({"upgrade", "head"}, live_.url(), appEnv());
     }
-    if (shape.fixture == "hooks_app") {
+    if (withoutExtensions) {
       // The DBAs' extensions are not there yet: a hook that reached this database would
       // leave one behind, and the dump would show it.
       execSql(live_.database, "DROP EXTENSION citext; DROP EXTENSION pgcrypto;");
@@ -168,7 +168,7 @@ struct Hook {
 class RawConnectionsToLive : public EnvShapesTest, public ::testing::WithParamInterface<Hook> {};
 
 TEST_P(RawConnectionsToLive, EndIsolationBreachedAndLeaveTheLiveDatabaseAsItWas) {
-  prepare(kHooks);
+  prepare(kHooks, /*withoutExtensions=*/true);
   TempDir backups("backups");
   std::map<std::string, std::string> env = {{GetParam().variable, libpqUrl()},
                                             {"MIGRATION_BACKUP_DIR", backups.path().string()}};

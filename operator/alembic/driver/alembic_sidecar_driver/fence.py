@@ -37,6 +37,10 @@ IDENTITY_SQL = (
     "FROM pg_database d WHERE d.datname = current_database()"
 )
 _INFO_KEY = "alembic_sidecar_identity"
+# id() of a raw DBAPI connection -> the identity its DBAPI wrapper read right after connecting,
+# so SQLAlchemy's connect hook does not ask the server a second time. A step is one short-lived
+# process, and every connection of the four wrapped modules passes through its wrapper.
+_VERIFIED = {}
 
 
 class IsolationBreached(Exception):
@@ -100,15 +104,18 @@ class Fence:
     # ---- installation ------------------------------------------------------------------------
 
     def install(self):
+        """Patches the DBAPI modules already imported, and any other the moment a step imports
+        it (psycopg and pg8000 are costly to import and rarely used: no step pays for them
+        unless env.py or the app imports them)."""
         if self.installed:
             return
         self.installed = True
         self._install_sqlalchemy()
-        for name, patch in (("psycopg2", _patch_psycopg2), ("psycopg", _patch_psycopg),
-                            ("asyncpg", _patch_asyncpg), ("pg8000", _patch_pg8000)):
+        for name, patch in _PATCHES.items():
             module = sys.modules.get(name)
             if module is not None:
                 patch(self, module)
+        sys.meta_path.insert(0, _PatchOnImport(self))
         _patch_subprocess()
 
     def _install_sqlalchemy(self):
@@ -132,7 +139,10 @@ class Fence:
             fence.check_params(tool, {k: v for k, v in params.items() if v is not None})
 
         def on_connect(dbapi_connection, connection_record):
-            identity = _identity_sync(dbapi_connection, fence)
+            raw = getattr(dbapi_connection, "_connection", dbapi_connection)  # async adapters
+            identity = _VERIFIED.get(id(raw))
+            if identity is None:
+                identity = _identity_sync(dbapi_connection, fence)
             fence.check_identity("SQLAlchemy", identity,
                                  lambda: _close_quietly(dbapi_connection))
             connection_record.info[_INFO_KEY] = identity
@@ -226,6 +236,44 @@ def refusal_text(what, allowed, url_env):
 
 # ---- the DBAPI modules --------------------------------------------------------------------------
 
+class _PatchOnImport:
+    """A meta path finder that lets the real finders find a DBAPI module, then patches the
+    module right after it executes, before the importing statement binds any name from it."""
+
+    def __init__(self, fence):
+        self.fence = fence
+        self.busy = set()
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in _PATCHES or name in self.busy:
+            return None
+        import importlib.util
+
+        self.busy.add(name)
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self.busy.discard(name)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader = spec.loader
+        fence = self.fence
+
+        class _Loader:
+            def create_module(self, spec):
+                return loader.create_module(spec)
+
+            def exec_module(self, module):
+                loader.exec_module(module)
+                _PATCHES[name](fence, module)
+
+            def __getattr__(self, attr):
+                return getattr(loader, attr)
+
+        spec.loader = _Loader()
+        return spec
+
+
 _LIBPQ_KEYS = {"host", "hostaddr", "port", "dbname", "user", "password", "service", "sslmode",
                "options", "passfile", "connect_timeout", "application_name", "target_session_attrs"}
 
@@ -247,6 +295,7 @@ def _patch_psycopg2(fence, psycopg2):
         if not getattr(conn, "autocommit", True):
             _rollback_quietly(conn)
         fence.check_identity("psycopg2.connect", identity, lambda: _close_quietly(conn))
+        _VERIFIED[id(conn)] = identity
         return conn
 
     connect._alembic_sidecar = True
@@ -280,6 +329,7 @@ def _patch_psycopg(fence, psycopg):
                 _close_quietly(conn)
                 fence.refuse({"tool": "psycopg.connect", "database": "?", "error": _one_line(e)})
             fence.check_identity("psycopg.connect", identity, lambda: _close_quietly(conn))
+            _VERIFIED[id(conn)] = identity
             return conn
 
         connect._alembic_sidecar = True
@@ -305,6 +355,7 @@ def _patch_psycopg(fence, psycopg):
             if fence.identity is None or identity != fence.identity:
                 await conn.close()
             fence.check_identity("psycopg.AsyncConnection.connect", identity, lambda: None)
+            _VERIFIED[id(conn)] = identity
             return conn
 
         connect_async._alembic_sidecar = True
@@ -339,6 +390,7 @@ def _patch_asyncpg(fence, asyncpg):
         if fence.identity is None or identity != fence.identity:
             await conn.close()
         fence.check_identity(tool, identity, lambda: None)
+        _VERIFIED[id(conn)] = identity
         return conn
 
     async def connect(dsn=None, **kwargs):
@@ -395,6 +447,7 @@ def _patch_pg8000(fence, pg8000):
                 identity = _identity_sync(conn, fence)
                 _rollback_quietly(conn)
                 fence.check_identity("pg8000.connect", identity, lambda: _close_quietly(conn))
+                _VERIFIED[id(conn)] = identity
                 return conn
 
             connect._alembic_sidecar = True
@@ -405,6 +458,10 @@ def _patch_pg8000(fence, pg8000):
 
 _FENCE_VARIABLES = ("ALEMBIC_SIDECAR_FENCE", "ALEMBIC_SIDECAR_BREACH_FILE", "ALEMBIC_SIDECAR_STEP",
                     "ALEMBIC_SIDECAR_URL_ENV", "ALEMBIC_SIDECAR_REAL_PATH")
+
+
+_PATCHES = {"psycopg2": _patch_psycopg2, "psycopg": _patch_psycopg, "asyncpg": _patch_asyncpg,
+            "pg8000": _patch_pg8000}
 
 
 def _patch_subprocess():

@@ -5,7 +5,8 @@ locally, one pods/exec session in a cluster) and speaks the line protocol (proto
 stdin and original stdout; everything else written to fd 1 goes to stderr.
 
 At `hello` the parent imports what carries no application state: alembic, SQLAlchemy and its
-PostgreSQL dialects, the DBAPI modules that are importable, this package; it installs the fence
+PostgreSQL dialects, psycopg2 and asyncpg where importable (psycopg and pg8000 are patched when
+a step imports them), SQLModel, this package; it installs the fence
 (fence.py) and writes the libpq tool shims. It never imports env.py or the models. Every request
 that runs project code (upgrade, downgrade, revision, history, current, compare, models, and
 `run`) is served by a child forked for it: the child's environment already holds the step's URL
@@ -15,6 +16,7 @@ settings singleton they create vanish when the child exits. File requests, pyfla
 discard are served by the parent itself.
 """
 
+import gc
 import hashlib
 import json
 import os
@@ -42,7 +44,7 @@ PRELOAD = (
     "alembic.ddl.postgresql", "sqlalchemy", "sqlalchemy.orm", "sqlalchemy.ext.asyncio",
     "sqlalchemy.ext.declarative", "sqlalchemy.dialects.postgresql", "sqlalchemy.pool",
     "logging.config", "asyncio", "argparse", "ctypes", "psycopg2", "psycopg2.extensions",
-    "psycopg2.extras", "asyncpg", "psycopg", "pg8000",
+    "psycopg2.extras", "asyncpg",
     # Libraries, not the application: importing them reads no application setting.
     "sqlmodel",
 )
@@ -142,7 +144,7 @@ class Server:
                 _kill(pid)
                 os._exit(0)
         os.close(rd)
-        _, status = os.waitpid(pid, 0)
+        _, status, usage = os.wait4(pid, 0)
         if breach_file:
             try:
                 os.remove(breach_file)
@@ -155,7 +157,9 @@ class Server:
                 "type": "StepProcessDied",
                 "line": "the step's Python process (pid %d) ended with %s before it answered"
                         % (pid, how)}}
-        return json.loads(b"".join(chunks).decode("utf-8"))
+        reply = json.loads(b"".join(chunks).decode("utf-8"))
+        reply["stepCpuMs"] = int((usage.ru_utime + usage.ru_stime) * 1000)
+        return reply
 
     def child(self, request, breach_file):
         """In the forked child: the step's environment and fence, then the operation."""
@@ -217,6 +221,10 @@ class Server:
         self.private = tempfile.mkdtemp(prefix="alembic-sidecar-fence-")
         write_shims(self.private)
         FENCE.install()
+        # What the parent imported stays put: the steps' garbage collector never walks (and so
+        # never copies on write) the preloaded modules' objects.
+        gc.collect()
+        gc.freeze()
         if not os.path.exists(self.config_file):
             return {"ok": False, "result": info,
                     "error": {"type": "ProjectInvalid",
