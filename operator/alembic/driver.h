@@ -58,34 +58,6 @@ struct DriverInfo {
   std::string staging;
 };
 
-struct RevisionOutcome : OpOutcome {
-  /** The generated file (relative to the project), empty when env.py produced none. */
-  std::string file;
-  std::string text;
-  std::string revision;
-  std::vector<std::string> downRevisions;
-  /** The version location alembic itself would have written it to. */
-  std::string destination;
-  /** autogenerate found nothing to write. */
-  bool empty = false;
-  std::vector<core::Operation> operations;
-};
-
-struct HistoryEntry {
-  std::string revision;
-  std::vector<std::string> downRevisions;
-  std::vector<std::string> branchLabels;
-  std::vector<std::string> dependsOn;
-  std::string path;
-  bool isHead = false;
-  bool isMerge = false;
-};
-
-struct HistoryOutcome : OpOutcome {
-  std::vector<HistoryEntry> revisions;  // base first
-  std::vector<std::string> heads;
-};
-
 /**
  * One difference between the models and the schema at head of a kind autogenerate does not
  * compare (see driver/alembic_sidecar_driver/uncompared.py). `model` / `database` are the two
@@ -115,6 +87,39 @@ struct CompareOutcome : OpOutcome {
   std::string uncomparedError;
   /** Server defaults were compared by the driver (env.py leaves compare_server_default off). */
   bool serverDefaultsCompared = false;
+};
+
+struct RevisionOutcome : OpOutcome {
+  /** The generated file (relative to the project), empty when env.py produced none. */
+  std::string file;
+  std::string text;
+  std::string revision;
+  std::vector<std::string> downRevisions;
+  /** The version location alembic itself would have written it to. */
+  std::string destination;
+  /** autogenerate found nothing to write. */
+  bool empty = false;
+  std::vector<core::Operation> operations;
+  /**
+   * What `compare` would say of the schema at head (enums, compare_type, what autogenerate
+   * does not compare), read in the same env.py execution; nullopt when it could not be.
+   */
+  std::optional<CompareOutcome> compared;
+};
+
+struct HistoryEntry {
+  std::string revision;
+  std::vector<std::string> downRevisions;
+  std::vector<std::string> branchLabels;
+  std::vector<std::string> dependsOn;
+  std::string path;
+  bool isHead = false;
+  bool isMerge = false;
+};
+
+struct HistoryOutcome : OpOutcome {
+  std::vector<HistoryEntry> revisions;  // base first
+  std::vector<std::string> heads;
 };
 
 struct CurrentOutcome : OpOutcome {
@@ -156,7 +161,7 @@ struct ModelsOutcome : OpOutcome {
 
 /** A connection the fence refused: which request, what env.py tried, in words. */
 struct Breach {
-  std::string op;        // the driver request (upgrade, compare, models, ...)
+  std::string op;        // the driver request (upgrade, upgrade --sql, compare, models, ...)
   std::string tool;      // psycopg2.connect, psql, SQLAlchemy (asyncpg), ...
   std::string database;  // the database it tried
   std::string text;      // "database 'x' (psycopg2.connect)"

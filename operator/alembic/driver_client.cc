@@ -181,10 +181,22 @@ class DriverClient final : public Driver {
     out.destination = core::stringField(r, "destination");
     out.empty = core::boolField(r, "empty");
     out.operations = operations(r, "ops");
+    if (auto it = r.find("compare"); out.ok && it != r.end() && it->is_object()) {
+      CompareOutcome compared;
+      compared.ok = true;
+      readCompare(*it, compared);
+      out.compared = std::move(compared);
+    }
     return out;
   }
 
   core::Result<HistoryOutcome> history() override {
+    if (cachedHistory_) {
+      // The model check read it in its own step, with nothing written since.
+      HistoryOutcome out = std::move(*cachedHistory_);
+      cachedHistory_.reset();
+      return out;
+    }
     // Revision files may import the application: their step gets the run's URL too.
     json request = {{"op", "history"}};
     if (lastTarget_) {
@@ -196,7 +208,11 @@ class DriverClient final : public Driver {
     }
     HistoryOutcome out;
     static_cast<OpOutcome&>(out) = outcome(*reply);
-    const json& r = core::objectOr(*reply, "result");
+    readHistory(core::objectOr(*reply, "result"), out);
+    return out;
+  }
+
+  static void readHistory(const json& r, HistoryOutcome& out) {
     for (const auto& rev : core::arrayField(r, "revisions")) {
       HistoryEntry e;
       e.revision = core::stringField(rev, "revision");
@@ -209,7 +225,6 @@ class DriverClient final : public Driver {
       out.revisions.push_back(std::move(e));
     }
     out.heads = strings(r, "heads");
-    return out;
   }
 
   core::Result<CurrentOutcome> current(const DriverTarget& target) override {
@@ -230,30 +245,7 @@ class DriverClient final : public Driver {
     }
     CompareOutcome out;
     static_cast<OpOutcome&>(out) = outcome(*reply);
-    const json& r = core::objectOr(*reply, "result");
-    if (auto it = r.find("compareType"); it != r.end() && it->is_boolean()) {
-      out.compareType = it->get<bool>();
-    }
-    if (auto it = r.find("compareServerDefault"); it != r.end() && it->is_boolean()) {
-      out.compareServerDefault = it->get<bool>();
-    }
-    for (const auto& e : core::arrayField(r, "enums")) {
-      out.enums.push_back(ModelEnum{core::stringField(e, "name"), strings(e, "labels")});
-    }
-    out.inSync = core::boolField(r, "inSync", true);
-    out.pendingOps = operations(r, "ops");
-    if (auto it = r.find("uncompared"); it != r.end() && it->is_object()) {
-      out.uncomparedChecked = true;
-      out.serverDefaultsCompared = core::boolField(*it, "serverDefaultsCompared", false);
-      for (const auto& d : core::arrayField(*it, "differences")) {
-        out.uncompared.push_back(
-            UncomparedDifference{core::stringField(d, "kind"), core::stringField(d, "schema"),
-                                 core::stringField(d, "table"), core::stringField(d, "column"),
-                                 core::stringField(d, "name"), core::stringField(d, "model"),
-                                 core::stringField(d, "database")});
-      }
-    }
-    out.uncomparedError = core::stringField(r, "uncomparedError");
+    readCompare(core::objectOr(*reply, "result"), out);
     return out;
   }
 
@@ -294,6 +286,14 @@ class DriverClient final : public Driver {
     ModelsOutcome out;
     static_cast<OpOutcome&>(out) = outcome(*reply);
     const json& r = core::objectOr(*reply, "result");
+    cachedHistory_.reset();
+    if (auto it = r.find("history");
+        out.ok && it != r.end() && it->is_object() && !it->contains("error")) {
+      HistoryOutcome history;
+      history.ok = true;
+      readHistory(*it, history);
+      cachedHistory_ = std::move(history);
+    }
     out.source = core::stringField(r, "source");
     out.tables = strings(r, "tables");
     out.metadataModule = core::stringField(r, "metadataModule");
@@ -414,13 +414,14 @@ class DriverClient final : public Driver {
       if (core::intField(reply, "id") != id) {
         continue;  // the late answer of a request given up on
       }
+      const std::string what = core::boolField(request, "sql") ? op + " --sql" : op;
       for (const auto& b : core::arrayField(reply, "breaches")) {
-        breaches_.push_back(Breach{op, core::stringField(b, "tool"),
+        breaches_.push_back(Breach{what, core::stringField(b, "tool"),
                                    scrub(core::stringField(b, "database")), scrub(breachText(b))});
       }
       if (auto it = reply.find("breach");
           it != reply.end() && it->is_object() && core::arrayField(reply, "breaches").empty()) {
-        breaches_.push_back(Breach{op, core::stringField(*it, "tool"),
+        breaches_.push_back(Breach{what, core::stringField(*it, "tool"),
                                    scrub(core::stringField(*it, "database")),
                                    scrub(breachText(*it))});
       }
@@ -436,6 +437,32 @@ class DriverClient final : public Driver {
       t["identity"] = target.identity;
     }
     return t;
+  }
+
+  static void readCompare(const json& r, CompareOutcome& out) {
+    if (auto it = r.find("compareType"); it != r.end() && it->is_boolean()) {
+      out.compareType = it->get<bool>();
+    }
+    if (auto it = r.find("compareServerDefault"); it != r.end() && it->is_boolean()) {
+      out.compareServerDefault = it->get<bool>();
+    }
+    for (const auto& e : core::arrayField(r, "enums")) {
+      out.enums.push_back(ModelEnum{core::stringField(e, "name"), strings(e, "labels")});
+    }
+    out.inSync = core::boolField(r, "inSync", true);
+    out.pendingOps = operations(r, "ops");
+    if (auto it = r.find("uncompared"); it != r.end() && it->is_object()) {
+      out.uncomparedChecked = true;
+      out.serverDefaultsCompared = core::boolField(*it, "serverDefaultsCompared", false);
+      for (const auto& d : core::arrayField(*it, "differences")) {
+        out.uncompared.push_back(
+            UncomparedDifference{core::stringField(d, "kind"), core::stringField(d, "schema"),
+                                 core::stringField(d, "table"), core::stringField(d, "column"),
+                                 core::stringField(d, "name"), core::stringField(d, "model"),
+                                 core::stringField(d, "database")});
+      }
+    }
+    out.uncomparedError = core::stringField(r, "uncomparedError");
   }
 
   std::string scrub(const std::string& text) const {
@@ -484,6 +511,8 @@ class DriverClient final : public Driver {
   std::string scheme_;
   /** The last database a request named: offline SQL and the history are offered its URL. */
   std::optional<DriverTarget> lastTarget_;
+  /** The history the model check's reply carried, for the next history() alone. */
+  std::optional<HistoryOutcome> cachedHistory_;
   std::vector<Breach> breaches_;
   std::chrono::milliseconds timeout_{std::chrono::minutes(5)};
   int64_t nextId_ = 0;

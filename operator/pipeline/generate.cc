@@ -35,6 +35,9 @@ StepOutcome generate(RunState& state) {
     return failAlembic(state, type, core::reason::kAutogenerateFailed,
                        "alembic revision --autogenerate", *generated);
   }
+  if (generated->compared) {
+    state.compared = std::move(*generated->compared);  // validate needs no second env.py run
+  }
   if (generated->file.empty()) {
     // env.py's process_revision_directives dropped an empty revision: nothing was written.
     state.noChanges = true;

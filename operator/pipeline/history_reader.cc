@@ -5,16 +5,20 @@
 namespace alembic_sidecar::pipeline {
 
 core::Result<std::vector<HistoryRevision>> readHistory(RunState& state) {
-  state.driver->setTimeout(state.remaining());
-  auto history = state.driver->history();
-  if (!history) {
-    return history.error();
+  if (!state.history) {
+    // Read once per run: check and roundtrip write no revision, so it cannot change.
+    state.driver->setTimeout(state.remaining());
+    auto read = state.driver->history();
+    if (!read) {
+      return read.error();
+    }
+    if (!read->ok) {
+      return core::Error::terminal(core::reason::kProjectInvalid,
+                                   "alembic cannot read the history: " + read->describe());
+    }
+    state.history = *read;
   }
-  if (!history->ok) {
-    return core::Error::terminal(core::reason::kProjectInvalid,
-                                 "alembic cannot read the history: " + history->describe());
-  }
-  state.history = *history;
+  const auto& history = state.history;
   workspace::FileMap files;
   for (const auto& dir : state.project().versionLocations) {
     workspace::TreeOptions tree;

@@ -17,8 +17,8 @@ struct HistoryRevision {
 };
 
 /**
- * The history from base to head(s) as alembic orders it (driver `history`), each revision's
- * file parsed for the analysis. Every revision file is read in one request. Internal to
+ * The history from base to head(s) as alembic orders it (driver `history`, asked once per run:
+ * state.history when an earlier step read it), each revision's file parsed for the analysis. Every revision file is read in one request. Internal to
  * pipeline/.
  */
 core::Result<std::vector<HistoryRevision>> readHistory(RunState& state);

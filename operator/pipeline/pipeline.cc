@@ -129,7 +129,10 @@ bool endOnBreach(RunState& state, const char* condition) {
   }
   if (state.report.reason != core::reason::kIsolationBreached) {
     const auto& first = breaches.front();
-    failBreach(state, condition, "the driver's `" + first.op + "`", first.text);
+    const std::string what = first.op == "models"    ? "the model check's run of env.py"
+                             : first.op == "compare" ? "the comparison of the models with the schema"
+                                                     : "`alembic " + first.op + "`";
+    failBreach(state, condition, what, first.text);
   }
   return true;
 }

@@ -157,6 +157,9 @@ void typeComparison(RunState& state) {
 /** What the models say beyond the file: native enum labels, compare_type, and what
  *  autogenerate does not compare (into state.compared). */
 void compareModels(RunState& state) {
+  if (state.compared) {
+    return;  // read by the revision's own env.py run
+  }
   state.driver->setTimeout(state.remaining());
   auto compared = state.driver->compare(state.target);
   if (compared && compared->ok) {

@@ -159,10 +159,32 @@ TEST_F(EnvShapesTest, ProcessGlobalEngine_RegistersModelsOnlineAgainstTheScratch
   EXPECT_THAT(models["message"].get<std::string>(), HasSubstr("online"));
 }
 
+TEST_F(EnvShapesTest, RefusalOnlyInTheOfflineSql_StillEndsTheRunIsolationBreached) {
+  // env.py's offline branch (the SQL lint's `alembic upgrade --sql`) takes the lock on a
+  // connection of its own; nothing else of the run connects elsewhere. That refusal once
+  // came out as an info finding (LintSkipped).
+  prepare(kHooks, /*withoutExtensions=*/true);
+  app_->replace("migrations/env.py", "    url = config.get_main_option(\"sqlalchemy.url\")\n",
+                "    url = config.get_main_option(\"sqlalchemy.url\")\n"
+                "    if os.environ.get(\"OFFLINE_LOCK_DSN\"):\n"
+                "        psycopg2.connect(os.environ[\"OFFLINE_LOCK_DSN\"]).close()\n");
+  auto result = run("check", {{"OFFLINE_LOCK_DSN", libpqUrl()}});
+  EXPECT_EQ(result.exitCode, 1) << result.out << result.err;
+  auto report = result.json();
+  EXPECT_EQ(report["reason"], "IsolationBreached") << report["message"];
+  std::string message = report["message"].get<std::string>();
+  EXPECT_THAT(message, HasSubstr("Validated"));
+  EXPECT_THAT(message, HasSubstr("'" + live_.database + "' (psycopg2.connect)"));
+  EXPECT_THAT(message, HasSubstr("--url-env"));
+  expectLiveUntouched();
+}
+
 struct Hook {
   std::string name;
   std::string variable;  // the env.py setting aimed at the live database
   std::string tool;      // what the refusal names
+
+  friend void PrintTo(const Hook& h, std::ostream* os) { *os << h.name; }
 };
 
 class RawConnectionsToLive : public EnvShapesTest, public ::testing::WithParamInterface<Hook> {};

@@ -174,7 +174,7 @@ TEST(DriverClientGolden, FacadeAppSession_SendsTheGoldenRequestsAndReadsTheRepli
   EXPECT_TRUE(models->ok);
   EXPECT_EQ(models->source, "online");
   EXPECT_THAT(models->tables, ElementsAre("line_items", "orders"));
-  auto history = driver.history();  // offered the run's URL: revision files may import the app
+  auto history = driver.history();  // the model check's step read it: no request
   ASSERT_TRUE(history && history->ok);
   ASSERT_EQ(history->revisions.size(), 2u);
   EXPECT_EQ(history->revisions[0].revision, "26778cf1d23b");
@@ -209,6 +209,11 @@ TEST(DriverClientGolden, FacadeAppSession_SendsTheGoldenRequestsAndReadsTheRepli
   EXPECT_EQ(revision->operations[0].op, "add_column");
   EXPECT_EQ(revision->operations[0].column, "note");
   EXPECT_EQ(revision->destination, "migrations/versions");
+  ASSERT_TRUE(revision->compared);  // read in the revision's own env.py run
+  EXPECT_TRUE(revision->compared->uncomparedChecked);
+  auto staged = driver.history();  // asked again: revision files may import the app
+  ASSERT_TRUE(staged && staged->ok);
+  EXPECT_EQ(staged->revisions.size(), 3u);
   ASSERT_TRUE(driver.discard());
   driver.shutDown();
   EXPECT_EQ(ws.session()->answered(), loadGolden("facade_app.json").size());

@@ -284,6 +284,20 @@ TEST_F(PipelineTest, ModelCheck_RunsEnvPyOnTheScratchDatabaseFencedToIt) {
   EXPECT_EQ(driver_.calls.front().identity, std::string(kScratch) + ":16385:1700000000.5");
 }
 
+TEST_F(PipelineTest, RevisionThatCarriesItsComparison_RunsEnvPyNoSecondTime) {
+  auto staged = driver_.onRevision;
+  driver_.onRevision = [&](const alembic::DriverTarget& t, const std::string& m) {
+    auto out = staged(t, m);
+    out.compared = testing::FakeDriver::withOk<alembic::CompareOutcome>();
+    out.compared->uncomparedChecked = true;
+    out.compared->compareType = true;
+    return out;
+  };
+  auto outcome = run();
+  ASSERT_EQ(outcome.report.phase, "Succeeded") << outcome.report.message;
+  EXPECT_THAT(driver_.trace(), Not(::testing::Contains("compare")));
+}
+
 TEST_F(PipelineTest, RefusalInAnyRequest_EndsTheRunIsolationBreached) {
   // The round trip's upgrade "succeeded" but env.py's psql was refused on the way (env.py
   // ignored the tool's exit code): the run still ends IsolationBreached and keeps nothing.

@@ -21,6 +21,7 @@ import re
 import sys
 
 from alembic_sidecar_driver.fence import FENCE
+from alembic_sidecar_driver.protocol import as_tuple as _as_tuple
 from alembic_sidecar_driver.protocol import dedupe as _dedupe
 from alembic_sidecar_driver.protocol import describe_error
 
@@ -79,6 +80,7 @@ def check_models(driver, request):
         unregistered.append(_describe_table(driver, module_name, table, metadata_module,
                                             metadatas))
     return {"ok": True, "result": {
+        "history": _history(driver),
         "source": loaded["source"],
         "tables": sorted(registered),
         "metadataModule": metadata_module.get("module", ""),
@@ -138,6 +140,33 @@ def _load_target_metadata(driver, target):
             "envModule": driver.env_module,
             "versionTable": captured.get("versionTable", "alembic_version"),
             "versionTableSchema": captured.get("versionTableSchema", "")}
+
+
+def script_info(script, root):
+    """One revision as the history reports it."""
+    return {
+        "revision": script.revision,
+        "downRevisions": list(_as_tuple(script.down_revision)),
+        "branchLabels": sorted(script.branch_labels or ()),
+        "dependsOn": list(_as_tuple(script.dependencies)),
+        "path": os.path.relpath(script.path, root),
+        "isHead": bool(script.is_head),
+        "isMerge": bool(script.is_merge_point),
+    }
+
+
+def _history(driver):
+    """The history, as `history` answers it: the pipeline asks for it next, and this step has
+    the revision files at hand (reading them runs no env.py)."""
+    from alembic.script import ScriptDirectory
+
+    try:
+        script = ScriptDirectory.from_config(driver.config())
+        revisions = [script_info(s, driver.root) for s in script.walk_revisions()]
+    except Exception as e:  # noqa: BLE001 - `history` will say what is wrong
+        return {"error": "%s: %s" % (type(e).__name__, e)}
+    revisions.reverse()  # base first
+    return {"revisions": revisions, "heads": list(script.get_heads())}
 
 
 def _failing_project_file(driver, exc):

@@ -14,6 +14,7 @@ import sys
 import time
 
 from alembic_sidecar_driver.protocol import Capture, as_tuple as _as_tuple, dedupe as _dedupe
+from alembic_sidecar_driver.models import script_info as _script_info
 from alembic_sidecar_driver.protocol import describe_error
 
 
@@ -109,6 +110,12 @@ class Operations:
                 for d in directives_:
                     captured["empty"] = bool(d.upgrade_ops.is_empty())
                     captured["ops"] = _describe_ops(d.upgrade_ops.ops)
+                # What `compare` would say of the schema at head, from this very env.py run
+                # (the same database, before the new revision): no second execution of env.py.
+                try:
+                    captured["compare"] = compare_in_context(context, False, True)
+                except Exception as e:  # noqa: BLE001 - the C++ side asks `compare` instead
+                    captured["compareError"] = "%s: %s" % (type(e).__name__, e)
 
             cfg = self.config(request.get("target"), cmd="revision", autogenerate=True,
                               message=request.get("message"), head=request.get("head"))
@@ -120,17 +127,18 @@ class Operations:
             if not isinstance(scripts, list):
                 scripts = [scripts]
             scripts = [s for s in scripts if s is not None]
+            extra = {k: captured[k] for k in ("compare", "compareError") if k in captured}
             if not scripts:
                 # env.py's process_revision_directives dropped the empty revision.
-                return {"file": None, "empty": True, "ops": []}
+                return dict(extra, file=None, empty=True, ops=[])
             script = scripts[0]
             with open(script.path, encoding="utf-8") as f:
                 text = f.read()
-            return {"file": os.path.relpath(script.path, self.root), "text": text,
-                    "revision": script.revision,
-                    "downRevisions": list(_as_tuple(script.down_revision)),
-                    "destination": self._destination(script),
-                    "empty": captured.get("empty", False), "ops": captured.get("ops", [])}
+            return dict(extra, file=os.path.relpath(script.path, self.root), text=text,
+                        revision=script.revision,
+                        downRevisions=list(_as_tuple(script.down_revision)),
+                        destination=self._destination(script),
+                        empty=captured.get("empty", False), ops=captured.get("ops", []))
 
         return self.run_alembic(request, body)
 
@@ -173,8 +181,6 @@ class Operations:
         """What autogenerate would write now, plus what the models say about enums."""
 
         def body():
-            import sqlalchemy as sa
-            from alembic.autogenerate import produce_migrations
             from alembic.runtime.environment import EnvironmentContext
             from alembic.script import ScriptDirectory
 
@@ -183,29 +189,8 @@ class Operations:
             script = ScriptDirectory.from_config(cfg)
 
             def inspect(rev, context):
-                metadata = context.opts.get("target_metadata")
-                out["compareType"] = context.opts.get("compare_type", None)
-                out["compareServerDefault"] = context.opts.get("compare_server_default", None)
-                enums = {}
-                for md in _metadatas(metadata):
-                    for table in md.tables.values():
-                        for column in table.columns:
-                            t = column.type
-                            if isinstance(t, sa.Enum) and t.native_enum and t.name:
-                                enums[t.name] = list(t.enums)
-                out["enums"] = [{"name": k, "labels": v} for k, v in sorted(enums.items())]
-                if request.get("diff", True):
-                    migration = produce_migrations(context, metadata)
-                    out["inSync"] = migration.upgrade_ops.is_empty()
-                    out["ops"] = _describe_ops(migration.upgrade_ops.ops)
-                if request.get("uncompared", True) and metadata is not None:
-                    from alembic_sidecar_driver import uncompared
-
-                    try:
-                        out["uncompared"] = uncompared.differences(
-                            context, metadata, _metadatas(metadata))
-                    except Exception as e:  # noqa: BLE001 - the rest of compare stands
-                        out["uncomparedError"] = "%s: %s" % (type(e).__name__, e)
+                out.update(compare_in_context(context, request.get("diff", True),
+                                              request.get("uncompared", True)))
                 return []
 
             with EnvironmentContext(cfg, script, fn=inspect, dont_mutate=True):
@@ -244,6 +229,40 @@ class Operations:
 
         return models.check_models(self, request)
 
+def compare_in_context(context, diff, with_uncompared):
+    """compare_type / compare_server_default, the models' native enums and, on request, what
+    autogenerate would write and what it does not compare, read on a MigrationContext that env.py
+    configured."""
+    import sqlalchemy as sa
+
+    out = {}
+    metadata = context.opts.get("target_metadata")
+    out["compareType"] = context.opts.get("compare_type", None)
+    out["compareServerDefault"] = context.opts.get("compare_server_default", None)
+    enums = {}
+    for md in _metadatas(metadata):
+        for table in md.tables.values():
+            for column in table.columns:
+                t = column.type
+                if isinstance(t, sa.Enum) and t.native_enum and t.name:
+                    enums[t.name] = list(t.enums)
+    out["enums"] = [{"name": k, "labels": v} for k, v in sorted(enums.items())]
+    if diff:
+        from alembic.autogenerate import produce_migrations
+
+        migration = produce_migrations(context, metadata)
+        out["inSync"] = migration.upgrade_ops.is_empty()
+        out["ops"] = _describe_ops(migration.upgrade_ops.ops)
+    if with_uncompared and metadata is not None:
+        from alembic_sidecar_driver import uncompared
+
+        try:
+            out["uncompared"] = uncompared.differences(context, metadata, _metadatas(metadata))
+        except Exception as e:  # noqa: BLE001 - the rest of compare stands
+            out["uncomparedError"] = "%s: %s" % (type(e).__name__, e)
+    return out
+
+
 def _split_paths(text):
     return [p for p in re.split(r"[ ,:]+", text) if p]
 
@@ -269,18 +288,6 @@ def _metadatas(metadata):
     if isinstance(metadata, (list, tuple)):
         return [m for m in metadata if m is not None]
     return [metadata]
-
-
-def _script_info(script, root):
-    return {
-        "revision": script.revision,
-        "downRevisions": list(_as_tuple(script.down_revision)),
-        "branchLabels": sorted(script.branch_labels or ()),
-        "dependsOn": list(_as_tuple(script.dependencies)),
-        "path": os.path.relpath(script.path, root),
-        "isHead": bool(script.is_head),
-        "isMerge": bool(script.is_merge_point),
-    }
 
 
 def _snake(name):

@@ -27,6 +27,7 @@ import tempfile
 import time
 
 from alembic_sidecar_driver import files
+from alembic_sidecar_driver import uncompared  # noqa: F401 - compiled once, for every step
 from alembic_sidecar_driver.fence import FENCE, read_breaches, step_environment, write_shims
 from alembic_sidecar_driver.operations import (
     Operations, _importable, _is_async_env, _patch_load_module, _patch_script_directory,
@@ -159,6 +160,8 @@ class Server:
                         % (pid, how)}}
         reply = json.loads(b"".join(chunks).decode("utf-8"))
         reply["stepCpuMs"] = int((usage.ru_utime + usage.ru_stime) * 1000)
+        reply["stepFaults"] = usage.ru_minflt
+        reply["stepSysMs"] = int(usage.ru_stime * 1000)
         return reply
 
     def child(self, request, breach_file):
