@@ -625,6 +625,8 @@ TEST_F(Exec, WorkspaceFilesAreBinarySafe) {
 TEST_F(Exec, WorkspaceWithoutPythonSaysSo) {
   kube::ExecWorkspaceOptions options;
   options.python = "/nonexistent/python3";
+  options.launcherProgram = alembic::fileLauncher().program;
+  options.launcherPreamble = alembic::fileLauncher().preamble;
   kube::ExecWorkspace ws(admin_, {ns_, kPod, "app", workdir_}, options);
   auto content = ws.readFile("x");
   ASSERT_FALSE(content);

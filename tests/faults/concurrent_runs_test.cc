@@ -98,9 +98,10 @@ TEST_F(ConcurrentRunsTest, SecondRunEndsProjectLockedNamingTheHolder_FirstFinish
   auto report = second.json();
   EXPECT_EQ(report["phase"], "Failed");
   EXPECT_EQ(report["reason"], "ProjectLocked");
-  // The holder is named: the first run's driver (pid) on this host.
+  // The holder is named: the first run's driver (pid) on this host; env.py runs in the
+  // driver's child for the step.
   EXPECT_THAT(report["message"].get<std::string>(),
-              HasSubstr("pid " + std::to_string(paused->pid)));
+              HasSubstr("pid " + std::to_string(paused->parentPid)));
   EXPECT_EQ(app_.versionFiles(), before_);
   // Only the first run's scratch database exists, and it is in use.
   EXPECT_EQ(databasesWithPrefix(live_.database + "_autogen_").size(), 1u);

@@ -39,7 +39,7 @@ def _pause_for_test(point, when):
     if wanted != point or (wanted_when or "before") != when or os.path.exists(marker):
         return
     with open(marker + ".tmp", "w") as f:
-        f.write(f"{os.getpid()} {os.getpgid(0)}\n")
+        f.write(f"{os.getpid()} {os.getpgid(0)} {os.getppid()}\n")
     os.rename(marker + ".tmp", marker)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not os.path.exists(os.path.join(where, "resume")):
@@ -66,7 +66,7 @@ std::optional<PausedProcess> waitForPause(const std::string& dir, std::chrono::s
   while (std::chrono::steady_clock::now() < deadline) {
     std::ifstream in(dir + "/paused");
     PausedProcess paused;
-    if (in >> paused.pid >> paused.processGroup) {
+    if (in >> paused.pid >> paused.processGroup >> paused.parentPid) {
       return paused;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -31,8 +31,11 @@ void installPauseHook(ExampleApp& app);
 
 /** Where the paused alembic process is. */
 struct PausedProcess {
+  /** The process running env.py: the driver's child for the step. */
   pid_t pid = 0;
   pid_t processGroup = 0;
+  /** Its parent: the run's driver, which holds the project lock. */
+  pid_t parentPid = 0;
 };
 
 /** Waits for <dir>/paused; nullopt on timeout. */

@@ -27,7 +27,7 @@ import tempfile
 import time
 
 from alembic_sidecar_driver import files
-from alembic_sidecar_driver import uncompared  # noqa: F401 - compiled once, for every step
+from alembic_sidecar_driver import uncompared
 from alembic_sidecar_driver.fence import FENCE, read_breaches, step_environment, write_shims
 from alembic_sidecar_driver.operations import (
     Operations, _importable, _is_async_env, _patch_load_module, _patch_script_directory,
@@ -50,6 +50,8 @@ PRELOAD = (
     "sqlmodel",
 )
 DBAPI_MODULES = ("asyncpg", "psycopg", "psycopg2", "pg8000")
+# Imported here, compiled once from the embedded source, for every step that compares.
+PRELOADED_PACKAGE_MODULES = (uncompared,)
 
 
 class Server:
