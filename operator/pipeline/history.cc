@@ -120,6 +120,8 @@ StepOutcome lintHistory(RunState& state) {
   }
   const size_t recent = static_cast<size_t>(std::max(state.request.roundtripLast, 1));
   alembic::AnalysisContext ctx;
+  ctx.sqlmodelTables = state.sqlmodelTables;
+  ctx.roundTripDatabase = roundTripDatabase(state);
   ctx.approveRawSQL = state.request.approvals.rawSQL;
   ctx.approveDestructive = state.request.approvals.destructive;
   std::map<std::string, std::string> pathById;
