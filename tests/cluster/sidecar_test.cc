@@ -217,19 +217,22 @@ TEST_F(SidecarTest, ProbesAndMetrics) {
   auto result = requestAsDev({"--action", "check"});
   ASSERT_EQ(result.exitCode, 0) << result.err << result.out;
   // `request` returns once the status says Succeeded; the counter moves when the run has also
-  // cleaned up (driver stopped, scratch dropped), a moment later.
+  // cleaned up (driver stopped, scratch dropped), a moment later, and the in-progress gauge
+  // after the reconciler let go of the run, a moment after that (a scrape may fall between).
   const std::string finishedRun =
       "alembic_sidecar_runs_total{action=\"check\",phase=\"Succeeded\"} 1";
+  const std::string noneInProgress = "alembic_sidecar_runs_in_progress 0";
   std::pair<int, std::string> metrics;
   EXPECT_TRUE(waitUntil(
       [&] {
         metrics = httpGet(port, "/metrics");
-        return metrics.second.find(finishedRun) != std::string::npos;
+        return metrics.second.find(finishedRun) != std::string::npos &&
+               metrics.second.find(noneInProgress) != std::string::npos;
       },
       std::chrono::seconds(20)))
       << metrics.second;
   EXPECT_EQ(metrics.first, 200);
-  EXPECT_THAT(metrics.second, HasSubstr("alembic_sidecar_runs_in_progress 0"));
+  EXPECT_THAT(metrics.second, HasSubstr(noneInProgress));
   EXPECT_THAT(metrics.second, HasSubstr("alembic_sidecar_watch_restarts_total"));
   EXPECT_THAT(metrics.second,
               HasSubstr("alembic_sidecar_step_duration_seconds_count{step=\"DatabaseReady\"} 1"));
