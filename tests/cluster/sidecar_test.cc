@@ -95,6 +95,10 @@ TEST_F(SidecarTest, RevisionCheckUpgradeRoundtrip_ThroughPodsExecIntoTheAppConta
     EXPECT_EQ(c["observedGeneration"], object["metadata"]["generation"]);
   }
 
+  // Which baseline and why: the app database was never migrated, the history builds it.
+  EXPECT_EQ(status["baseline"]["source"], "history") << status.dump();
+  EXPECT_FALSE(status["baseline"].value("reason", "").empty());
+
   // The file is in the native pod's app container, and nowhere else.
   const std::string file = status["revision"]["file"];
   ASSERT_TRUE(std::filesystem::exists(nativeApp_.dir() + "/" + file)) << file;
@@ -132,8 +136,17 @@ TEST_F(SidecarTest, RevisionCheckUpgradeRoundtrip_ThroughPodsExecIntoTheAppConta
   EXPECT_EQ(roundtrip.json()["roundTrip"]["schemaRestored"], true);
   EXPECT_THAT(databasesWithPrefix(db_->connection.database + "_autogen_"), IsEmpty());
 
+  // spec.baseline reaches the run: check on a copy of the app database's schema.
+  auto copied = requestAsDev({"--action", "check", "--baseline", "live-schema",
+                              "--target-selector", "app=backend,sidecar-form=native"});
+  ASSERT_EQ(copied.exitCode, 0) << copied.err << copied.out;
+  EXPECT_EQ(copied.json()["reason"], "InSync");
+  EXPECT_EQ(copied.json()["baseline"]["source"], "live-schema") << copied.out;
+  EXPECT_EQ(copied.json()["baseline"]["revision"], status["revision"]["id"]);
+
   expectNoCanaryAnywhere({revision.out + revision.err, check.out + check.err,
-                          upgrade.out + upgrade.err, roundtrip.out + roundtrip.err});
+                          upgrade.out + upgrade.err, roundtrip.out + roundtrip.err,
+                          copied.out + copied.err});
 
   // The real garbage collector removes the ConfigMap with its run.
   auto deleted = kubectl({"delete", "mrun", name});
