@@ -150,6 +150,8 @@ struct ModelsOutcome : OpOutcome {
    */
   std::string source;
   std::vector<std::string> tables;
+  /** The tables mapped by SQLModel classes: the project's idiom for advice is Field(...). */
+  std::vector<std::string> sqlmodelTables;
   std::string metadataModule;
   std::string metadataFile;
   std::vector<std::string> modules;
@@ -188,10 +190,14 @@ class Driver {
                                           const std::string& revision) = 0;
   virtual core::Result<OpOutcome> downgrade(const DriverTarget& target,
                                             const std::string& revision) = 0;
-  /** `alembic revision --autogenerate -m message [--head head]`, written to staging. */
+  /**
+   * `alembic revision --autogenerate -m message [--head head] [--rev-id revId]`, written to
+   * staging.
+   */
   virtual core::Result<RevisionOutcome> revision(const DriverTarget& target,
                                                  const std::string& message,
-                                                 const std::string& head) = 0;
+                                                 const std::string& head,
+                                                 const std::string& revId) = 0;
   virtual core::Result<HistoryOutcome> history() = 0;
   /** The target's applied revisions, read through env.py (its version table). */
   virtual core::Result<CurrentOutcome> current(const DriverTarget& target) = 0;

@@ -28,8 +28,11 @@ std::vector<core::Finding> checkLiveData(Database& db, const std::string& liveDa
         core::finding::kLiveChecksSkipped, core::severity::kInfo,
         "live-data checks skipped: the live database " + liveDatabase +
             " could not be read read-only: " + why,
-        "the revision was judged on an empty scratch database only; run it where the app's "
-        "database is reachable to learn what it does to the existing rows",
+        "the revision was judged without the live rows" +
+            (context.roundTripDatabase.empty() ? std::string()
+                                               : " (on " + context.roundTripDatabase + ")") +
+            "; run it where the app's database is reachable to learn what it does to the "
+            "existing rows",
         context.file, 0});
     return findings;
   }

@@ -35,11 +35,14 @@ struct DatabaseSnapshot {
   bool operator==(const DatabaseSnapshot&) const = default;
 };
 
-/** The whole database as pg_dump writes it (schema and data, no owners): byte-comparable. */
-std::string dumpDatabase(const std::string& dbName);
-
 /** Dumps the schema (pg_dump --schema-only) and counts the rows of every table. */
 DatabaseSnapshot snapshotDatabase(const std::string& dbName);
+
+/**
+ * The whole database as pg_dump writes it, schema and rows, without pg_dump's random
+ * \restrict key: byte-identical text for a database nothing changed.
+ */
+std::string dumpDatabase(const std::string& dbName);
 
 /** A random lowercase alphanumeric string. */
 std::string randomName(size_t length = 8);

@@ -202,7 +202,7 @@ TEST(DriverClientGolden, FacadeAppSession_SendsTheGoldenRequestsAndReadsTheRepli
   ASSERT_TRUE(down && down->ok);
   auto again = driver.upgrade(t, "head");
   ASSERT_TRUE(again && again->ok);
-  auto revision = driver.revision(t, "add note", "");
+  auto revision = driver.revision(t, "add note", "", "");
   ASSERT_TRUE(revision && revision->ok);
   EXPECT_THAT(revision->text, HasSubstr("add note"));
   ASSERT_EQ(revision->operations.size(), 1u);
