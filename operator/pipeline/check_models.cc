@@ -36,6 +36,7 @@ StepOutcome checkModels(RunState& state) {
   }
 
   state.versionTable = models->versionTable;
+  state.modelTables = models->tables;
   if (!models->importFailures.empty()) {
     std::string names;
     for (const auto& f : models->importFailures) {

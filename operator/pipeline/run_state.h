@@ -58,6 +58,8 @@ struct RunState {
   std::optional<alembic::CompareOutcome> compared;
   /** env.py's version table (`table` or `schema.table`), from the models step. */
   std::string versionTable = "alembic_version";
+  /** The tables of target_metadata (`schema.table` outside the default schema). */
+  std::vector<std::string> modelTables;
   /** The generated revision was empty: removed, no round trip. */
   bool noChanges = false;
   /** A leg of the round trip failed or the schema was not restored: the file is removed. */
@@ -95,6 +97,12 @@ StepOutcome failAlembic(RunState& state, const char* type, const std::string& re
                         const std::string& what, const alembic::OpOutcome& outcome);
 /** Ends the step as Failed because the driver is gone (its error says why). */
 StepOutcome failDriver(RunState& state, const char* type, const core::Error& error);
+/**
+ * A second autogenerate comparison on the scratch database the revision migrated (`migrated`
+ * is its fingerprint): what it still finds is escalated (SchemaNotCompared for a model table
+ * in a schema env.py does not compare, AutogenerateNotRepeatable for anything else).
+ */
+void checkRepeatable(RunState& state, const database::SchemaFingerprint& migrated);
 /** Tables and enum types (with labels) of a schema, for the revision analysis. */
 void fillBaseline(const database::SchemaFingerprint& fp, alembic::AnalysisContext& ctx);
 /** The schema of `dbName` without env.py's version table (its rows differ by design). */
