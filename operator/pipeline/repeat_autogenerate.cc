@@ -119,16 +119,28 @@ void checkRepeatable(RunState& state, const database::SchemaFingerprint& migrate
   if (other.size() > kMaxListedOps) {
     listed += "; and " + std::to_string(other.size() - kMaxListedOps) + " more";
   }
-  addFinding(state, {code::kAutogenerateNotRepeatable, sev::kEscalation,
-                     "after this revision's upgrade, a second autogenerate on the migrated "
-                     "scratch database still finds " +
-                         std::to_string(other.size()) + " operation(s): " + listed +
-                         "; the revision does not capture the models, and the next one would "
-                         "repeat them",
-                     "find why autogenerate keeps seeing a difference (a type or default it "
-                     "compares but cannot render, an include_object hook, a comparator) and "
-                     "fix the model or env.py, then generate again",
-                     file, 0});
+  // Approved raw SQL may create what the models do not describe (a comment, say): a human
+  // approved it, so the difference is a warning there, not a new decision.
+  bool approvedRawSql = false;
+  if (state.revision && state.request.approvals.rawSQL) {
+    for (const auto& op : state.revision->parsed.upgradeOps) {
+      approvedRawSql = approvedRawSql || op.op == "execute";
+    }
+  }
+  addFinding(state,
+             {code::kAutogenerateNotRepeatable, approvedRawSql ? sev::kWarning : sev::kEscalation,
+              "after this revision's upgrade, a second autogenerate on the migrated "
+              "scratch database still finds " +
+                  std::to_string(other.size()) + " operation(s): " + listed +
+                  (approvedRawSql ? "; the revision runs approved raw SQL (op.execute), which may "
+                                    "create what the models do not describe, and the next "
+                                    "autogenerate would undo it"
+                                  : "; the revision does not capture the models, and the next one "
+                                    "would repeat them"),
+              "find why autogenerate keeps seeing a difference (a type or default it "
+              "compares but cannot render, an include_object hook, a comparator) and "
+              "fix the model or env.py, then generate again",
+              file, 0});
 }
 
 }  // namespace alembic_sidecar::pipeline
