@@ -142,6 +142,8 @@ struct ModelsOutcome : OpOutcome {
   /** How env.py was loaded: "offline" or "online" (fenced, no connection allowed). */
   std::string source;
   std::vector<std::string> tables;
+  /** The tables mapped by SQLModel classes: the project's idiom for advice is Field(...). */
+  std::vector<std::string> sqlmodelTables;
   std::string metadataModule;
   std::string metadataFile;
   std::vector<std::string> modules;
@@ -171,10 +173,14 @@ class Driver {
                                           const std::string& revision) = 0;
   virtual core::Result<OpOutcome> downgrade(const DriverTarget& target,
                                             const std::string& revision) = 0;
-  /** `alembic revision --autogenerate -m message [--head head]`, written to staging. */
+  /**
+   * `alembic revision --autogenerate -m message [--head head] [--rev-id revId]`, written to
+   * staging.
+   */
   virtual core::Result<RevisionOutcome> revision(const DriverTarget& target,
                                                  const std::string& message,
-                                                 const std::string& head) = 0;
+                                                 const std::string& head,
+                                                 const std::string& revId) = 0;
   virtual core::Result<HistoryOutcome> history() = 0;
   /** The target's applied revisions, read through env.py (its version table). */
   virtual core::Result<CurrentOutcome> current(const DriverTarget& target) = 0;

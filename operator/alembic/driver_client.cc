@@ -160,10 +160,14 @@ class DriverClient final : public Driver {
   }
 
   core::Result<RevisionOutcome> revision(const DriverTarget& target, const std::string& message,
-                                         const std::string& head) override {
+                                         const std::string& head,
+                                         const std::string& revId) override {
     json request = {{"op", "revision"}, {"message", message}, {"target", targetJson(target)}};
     if (!head.empty()) {
       request["head"] = head;
+    }
+    if (!revId.empty()) {
+      request["revId"] = revId;
     }
     auto reply = call(request, timeout_);
     if (!reply) {
@@ -290,6 +294,7 @@ class DriverClient final : public Driver {
     const json& r = core::objectOr(*reply, "result");
     out.source = core::stringField(r, "source");
     out.tables = strings(r, "tables");
+    out.sqlmodelTables = strings(r, "sqlmodelTables");
     out.metadataModule = core::stringField(r, "metadataModule");
     out.metadataFile = core::stringField(r, "metadataFile");
     out.modules = strings(r, "modules");

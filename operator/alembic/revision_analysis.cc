@@ -202,15 +202,15 @@ class Analysis {
           continue;
         }
         renamed.insert(drop.table + "." + drop.column);
-        add(code::kProbableRename,
-            ctx_.approveDestructive ? sev::kWarning : sev::kEscalation,
+        add(code::kProbableRename, ctx_.approveDestructive ? sev::kWarning : sev::kEscalation,
             "column " + drop.table + "." + drop.column + " is dropped and " + drop.table + "." +
-                added->name + " is added with a compatible type: probably a rename, which "
+                added->name +
+                " is added with a compatible type: probably a rename, which "
                 "autogenerate renders as drop + add and so loses every value of the column",
             "rename with a reviewed revision that uses op.alter_column(..., new_column_name=...) "
-            "(approved as a manual change), or keep the old column name in the model "
-            "(Field(sa_column=sa.Column('" + drop.column + "', ...))); approving destructive "
-            "changes (--approve destructive) accepts the data loss",
+            "(approved as a manual change), or keep the old column name in the model (" +
+                keepColumnName(drop.table, added->name, drop.column) +
+                "); approving destructive changes (--approve destructive) accepts the data loss",
             drop.line);
         break;
       }
@@ -276,10 +276,16 @@ class Analysis {
       add(code::kRequiredColumnOnPopulatedTable, sev::kEscalation,
           "NOT NULL column " + op.table + "." + column->name + " has no server default, but " +
               op.table + " has " + liveRows(op.table) +
-              " in the live database: the upgrade will fail there (it passed only on the "
-              "empty scratch database)",
-          "give the model field a server default (Field(sa_column_kwargs={'server_default': "
-          "...})) or make it Optional first and backfill before tightening it",
+              " in the live database: the upgrade will fail there" +
+              (ctx_.roundTripDatabase.empty()
+                   ? std::string()
+                   : " (a round trip on " + ctx_.roundTripDatabase + ", cannot show it)"),
+          sqlmodel(op.table)
+              ? "give the model field a server default (Field(sa_column_kwargs={'server_default': "
+                "...})) or make it Optional first and backfill before tightening it"
+              : "give the column a server default (Column(..., nullable=False, "
+                "server_default=...)) or make it nullable=True first and backfill before "
+                "tightening it",
           op.line);
     }
   }
@@ -464,12 +470,17 @@ class Analysis {
           continue;
         }
         add(code::kUnnamedConstraint, sev::kEscalation,
-            op.op + " on " + op.table + " has no constraint name (None): PostgreSQL invents "
-            "one, and op.drop_constraint(None, ...) cannot drop it, so the downgrade fails",
-            "give MetaData a naming_convention (e.g. SQLModel.metadata.naming_convention = "
-            "{'fk': 'fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s', 'uq': "
-            "'uq_%(table_name)s_%(column_0_name)s', 'ck': 'ck_%(table_name)s_%(constraint_name)s', "
-            "'pk': 'pk_%(table_name)s', 'ix': 'ix_%(column_0_label)s'}) and generate again",
+            op.op + " on " + op.table +
+                " has no constraint name (None): PostgreSQL invents "
+                "one, and op.drop_constraint(None, ...) cannot drop it, so the downgrade fails",
+            std::string("give MetaData a naming_convention (e.g. ") +
+                (ctx_.sqlmodelTables.empty()
+                     ? "Base = declarative_base(metadata=MetaData(naming_convention="
+                     : "SQLModel.metadata.naming_convention = (") +
+                "{'fk': 'fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s', 'uq': "
+                "'uq_%(table_name)s_%(column_0_name)s', 'ck': "
+                "'ck_%(table_name)s_%(constraint_name)s', 'pk': 'pk_%(table_name)s', 'ix': "
+                "'ix_%(column_0_label)s'})) and generate again",
             op.line);
       }
     }
@@ -510,6 +521,19 @@ class Analysis {
   }
 
   /** "N row(s)", or "about N row(s) (estimated ...)" when the count is an estimate. */
+  /** The table's model is a SQLModel class (advice in Field(...) rather than Column(...)). */
+  bool sqlmodel(const std::string& table) const {
+    return ctx_.sqlmodelTables.count(table) > 0 || ctx_.sqlmodelTables.count("public." + table) > 0;
+  }
+
+  /** How the model keeps column `oldName` under the attribute `attribute`, in its idiom. */
+  std::string keepColumnName(const std::string& table, const std::string& attribute,
+                             const std::string& oldName) const {
+    return sqlmodel(table)
+               ? attribute + ": ... = Field(sa_column=sa.Column('" + oldName + "', ...))"
+               : attribute + " = Column('" + oldName + "', ...)";
+  }
+
   std::string liveRows(const std::string& table) const {
     std::string n = std::to_string(ctx_.liveRowCounts.at(table));
     return ctx_.liveRowEstimates.count(table)

@@ -38,6 +38,16 @@ struct AnalysisContext {
   /** Tables whose liveRowCounts entry is an estimate (pg_class.reltuples), not a count. */
   std::set<std::string> liveRowEstimates;
   int64_t largeTableRows = 100000;
+  /**
+   * Tables mapped by SQLModel classes: advice about them is written as Field(...), about any
+   * other table as Column(...) (the project's own idiom).
+   */
+  std::set<std::string> sqlmodelTables;
+  /**
+   * Where the round trip runs, for messages about what it cannot show ("the scratch database,
+   * which has no rows"); empty: on the app's database itself (in place).
+   */
+  std::string roundTripDatabase = "the scratch database, which has no rows";
   /** Enum types as the models declare them; empty when the inspect helper did not run. */
   std::vector<ModelEnum> modelEnums;
   /** pyflakes "undefined name" lines: (line, name). */

@@ -31,7 +31,7 @@ std::function<int()> addCheckCommand(CLI::App& app, const core::RedactorPtr& red
 std::function<int()> addUpgradeCommand(CLI::App& app, const core::RedactorPtr& redactor) {
   auto options = std::make_shared<LocalRunOptions>();
   auto* cmd = app.add_subcommand("upgrade", "alembic upgrade head on the app's database");
-  addLocalRunOptions(*cmd, *options, /*withIsolation=*/false);
+  addLocalRunOptions(*cmd, *options, /*withIsolation=*/false, /*withBaseline=*/false);
   return [options, redactor]() -> int {
     pipeline::RunRequest request;
     request.action = pipeline::kActionUpgrade;

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "cli/progress_printer.h"
 #include "cli/signals.h"
@@ -23,14 +24,15 @@ namespace {
 namespace fs = std::filesystem;
 
 /** A failed run removes its generated file from the project; keep a copy for the reader. */
-std::string saveRejectedCopy(const core::Report& report, const std::string& text) {
-  if (!report.revision || text.empty()) {
+std::string saveRejectedCopy(const pipeline::RunOutcome& outcome) {
+  if (!outcome.report.revision || outcome.revisionText.empty() || outcome.removedPath.empty()) {
     return {};
   }
+  const std::string& text = outcome.revisionText;
   fs::path dir = fs::temp_directory_path() / "alembic-sidecar-rejected";
   std::error_code ec;
   fs::create_directories(dir, ec);
-  fs::path file = dir / fs::path(report.revision->file).filename();
+  fs::path file = dir / fs::path(outcome.removedPath).filename();
   std::ofstream out(file, std::ios::binary);
   out << text;
   return out ? file.string() : std::string{};
@@ -43,7 +45,37 @@ std::string localPostgresStateDir() {
   return dir != nullptr && *dir != '\0' ? dir : database::LocalPostgres::defaultStateDir();
 }
 
-void addLocalRunOptions(CLI::App& command, LocalRunOptions& o, bool withIsolation) {
+core::Result<std::vector<std::string>> resolveModelPaths(const std::vector<std::string>& models,
+                                                         const std::string& cwd,
+                                                         const std::string& project) {
+  static const std::regex kModule(R"(^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$)");
+  std::vector<std::string> out;
+  for (const auto& entry : models) {
+    fs::path given(entry);
+    fs::path inCwd = given.is_absolute() ? given : fs::path(cwd) / given;
+    fs::path inProject = given.is_absolute() ? given : fs::path(project) / given;
+    std::error_code ec;
+    if (fs::exists(inCwd, ec)) {
+      out.push_back(fs::absolute(inCwd, ec).lexically_normal().string());
+    } else if (fs::exists(inProject, ec)) {
+      out.push_back(entry);
+    } else if (std::regex_match(entry, kModule) && given.extension() != ".py") {
+      out.push_back(entry);  // a dotted module name, imported by the driver
+    } else {
+      std::string tried = inCwd.lexically_normal().string();
+      if (inProject.lexically_normal() != inCwd.lexically_normal()) {
+        tried += " and " + inProject.lexically_normal().string();
+      }
+      return core::Error::terminal(core::reason::kUsageError,
+                                   "--models " + entry + ": no such file or directory (tried " +
+                                       tried + "), and not a dotted module name");
+    }
+  }
+  return out;
+}
+
+void addLocalRunOptions(CLI::App& command, LocalRunOptions& o, bool withIsolation,
+                        bool withBaseline) {
   command.add_option("--project", o.project, "Project directory holding alembic.ini")
       ->check(CLI::ExistingDirectory);
   command.add_option("--config", o.config, "Alembic config file, relative to --project");
@@ -51,8 +83,21 @@ void addLocalRunOptions(CLI::App& command, LocalRunOptions& o, bool withIsolatio
                      "SQLAlchemy URL (default: $DATABASE_URL, a compose service, or a throwaway "
                      "local PostgreSQL)");
   if (withIsolation) {
-    command.add_option("--isolation", o.isolation, "scratch (default) or inplace")
+    command
+        .add_option("--isolation", o.isolation,
+                    "scratch (default) or inplace (the app's database itself; a revision "
+                    "that could lose data there is not run)")
         ->check(CLI::IsMember({pipeline::kIsolationScratch, pipeline::kIsolationInplace}));
+  }
+  if (withBaseline) {
+    command
+        .add_option("--baseline", o.baseline,
+                    "Where the scratch database starts: auto (default: the history from empty "
+                    "when it builds the schema, else live-schema), history (upgrade head from "
+                    "empty), live-schema (a schema-only copy of the live database at its "
+                    "revision); see docs/baselines.md")
+        ->check(CLI::IsMember(
+            {pipeline::kBaselineAuto, pipeline::kBaselineHistory, pipeline::kBaselineLiveSchema}));
   }
   command.add_option("--alembic-cmd", o.alembicCmd,
                      "How to run alembic, e.g. \"uv run alembic\" (split into words, no shell)");
@@ -103,8 +148,15 @@ int runLocal(pipeline::RunRequest request, const LocalRunOptions& o,
     }
     request.pythonCommand = *python;
   }
-  request.modelPaths = o.models;
+  std::error_code ec;
+  auto models = resolveModelPaths(o.models, fs::current_path(ec).string(), o.project);
+  if (!models) {
+    std::cerr << "alembic-sidecar: " << models.error().message << "\n";
+    return core::kExitUsage;
+  }
+  request.modelPaths = *models;
   request.isolation = o.isolation;
+  request.baseline = o.baseline;
   request.timeout = std::chrono::seconds(o.timeoutSeconds);
   request.lockWait = std::chrono::seconds(o.lockWaitSeconds);
   request.largeTableRows = o.largeTableRows;
@@ -145,8 +197,9 @@ int runLocal(pipeline::RunRequest request, const LocalRunOptions& o,
   }
 
   if (outcome.revisionRemoved && report.revision && !outcome.revisionText.empty()) {
-    if (auto copy = saveRejectedCopy(report, outcome.revisionText); !copy.empty()) {
+    if (auto copy = saveRejectedCopy(outcome); !copy.empty()) {
       report.message += " A copy of it is at " + copy + ".";
+      report.revision->file = copy;  // the only place the file is now
     }
   }
   if (o.ephemeral && !localWasRunning && report.database &&

@@ -1,11 +1,11 @@
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-
 #include "core/redactor.h"
+#include "core/result.h"
 #include "pipeline/run_request.h"
 
 namespace alembic_sidecar::cli {
@@ -16,6 +16,7 @@ struct LocalRunOptions {
   std::string config = "alembic.ini";
   std::string databaseUrl;
   std::string isolation = pipeline::kIsolationScratch;
+  std::string baseline = pipeline::kBaselineAuto;
   std::string alembicCmd = "alembic";
   std::string python;
   std::vector<std::string> models;
@@ -30,8 +31,22 @@ struct LocalRunOptions {
   bool ephemeral = false;
 };
 
-/** Declares the shared options on a subcommand (--isolation only where it applies). */
-void addLocalRunOptions(CLI::App& command, LocalRunOptions& options, bool withIsolation = true);
+/**
+ * Declares the shared options on a subcommand (--isolation and --baseline only where they
+ * apply).
+ */
+void addLocalRunOptions(CLI::App& command, LocalRunOptions& options, bool withIsolation = true,
+                        bool withBaseline = true);
+
+/**
+ * The --models entries as the driver takes them: a path that exists relative to the current
+ * directory becomes absolute, else one that exists under `project` stays as given (the
+ * driver reads it there), else a dotted module name stays a module name. Error (UsageError)
+ * naming every place tried for an entry that is neither.
+ */
+core::Result<std::vector<std::string>> resolveModelPaths(const std::vector<std::string>& models,
+                                                         const std::string& cwd,
+                                                         const std::string& project);
 
 /** The throwaway PostgreSQL's state directory ($ALEMBIC_SIDECAR_LOCAL_PG_DIR or the default). */
 std::string localPostgresStateDir();

@@ -34,6 +34,8 @@ struct RequestOptions {
   int timeoutSeconds = 900;
   int roundtripLast = 1;
   std::string head;
+  std::string revId;
+  std::string baseline;
   bool wait = false;
   bool json = false;
 };
@@ -110,6 +112,12 @@ nlohmann::json buildRun(const RequestOptions& o) {
   spec["roundtripLast"] = o.roundtripLast;
   if (!o.head.empty()) {
     spec["head"] = o.head;
+  }
+  if (!o.revId.empty()) {
+    spec["revId"] = o.revId;
+  }
+  if (!o.baseline.empty()) {
+    spec["baseline"] = o.baseline;
   }
   return {{"apiVersion", controller::kApiVersion},
           {"kind", controller::kKind},
@@ -302,6 +310,11 @@ std::function<int()> addRequestCommand(CLI::App& app, const core::RedactorPtr& r
   cmd->add_option("--head", o->head,
                   "revision: the head to build on when the history has several by design "
                   "(spec.head, e.g. expand@head)");
+  cmd->add_option("--rev-id", o->revId, "revision: the new revision's id (spec.revId)");
+  cmd->add_option("--baseline", o->baseline,
+                  "Where the scratch database starts: auto, history or live-schema "
+                  "(spec.baseline; docs/baselines.md)")
+      ->check(CLI::IsMember({"auto", "history", "live-schema"}));
   cmd->add_flag("--wait", o->wait,
                 "Follow the run, print each step, exit 0/1/3 by its phase (4: API unreachable)");
   cmd->add_flag("--json", o->json, "Print the final report as one JSON object");

@@ -220,8 +220,8 @@ std::optional<SystemTime> Reconciler::claimAndRun(const nlohmann::json& run, Dec
   }
   if (newGeneration) {
     // A new spec: the previous outcome no longer describes the run.
-    for (const char* field : {"completionTime", "revision", "roundTrip", "database",
-                              "durationMs"}) {
+    for (const char* field :
+         {"completionTime", "revision", "roundTrip", "database", "baseline", "durationMs"}) {
       claim[field] = nullptr;
     }
     claim["operations"] = nlohmann::json::array();

@@ -56,6 +56,11 @@ core::Result<RunSpec> parseRunSpec(const nlohmann::json& run) {
   if (s.isolation != pipeline::kIsolationScratch && s.isolation != pipeline::kIsolationInplace) {
     return invalid("database.isolation", "must be scratch or inplace");
   }
+  s.baseline = core::stringField(spec, "baseline", pipeline::kBaselineAuto);
+  if (s.baseline != pipeline::kBaselineAuto && s.baseline != pipeline::kBaselineHistory &&
+      s.baseline != pipeline::kBaselineLiveSchema) {
+    return invalid("baseline", "must be auto, history or live-schema (got '" + s.baseline + "')");
+  }
   const auto& approvals = core::objectOr(spec, "approvals");
   s.approvals.rawSQL = core::boolField(approvals, "rawSQL");
   s.approvals.destructive = core::boolField(approvals, "destructive");
@@ -79,6 +84,13 @@ core::Result<RunSpec> parseRunSpec(const nlohmann::json& run) {
   }
   s.liveRole = core::stringField(spec, "liveRole");
   s.head = core::stringField(spec, "head");
+  s.revId = core::stringField(spec, "revId");
+  if (!s.revId.empty() &&
+      (s.revId.size() > 32 ||
+       s.revId.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP"
+                                 "QRSTUVWXYZ0123456789_") != std::string::npos)) {
+    return invalid("revId", "must be 1 to 32 letters, digits or _ (alembic's version_num)");
+  }
   s.models = stringList(spec, "models");
   s.urlEnv = core::stringField(target, "urlEnv");
   return s;
@@ -108,6 +120,8 @@ pipeline::RunRequest toRunRequest(const RunSpec& spec, const pipeline::RunReques
     r.liveRole = spec.liveRole;
   }
   r.head = spec.head;
+  r.revId = spec.revId;
+  r.baseline = spec.baseline;
   if (!spec.models.empty()) {
     r.modelPaths = spec.models;
   }

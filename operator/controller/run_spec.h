@@ -33,6 +33,8 @@ struct RunSpec {
   TargetSpec target;
   nlohmann::json database = nlohmann::json::object();  // spec.database as written
   std::string isolation = pipeline::kIsolationScratch;
+  /** Where the scratch database starts: auto, history or live-schema (docs/baselines.md). */
+  std::string baseline = pipeline::kBaselineAuto;
   pipeline::Approvals approvals;
   int timeoutSeconds = 900;
   int backoffLimit = 3;
@@ -43,6 +45,8 @@ struct RunSpec {
   std::string liveRole;
   /** revision: the head to build on (alembic's --head, e.g. "expand@head"). */
   std::string head;
+  /** revision: the new revision's id (alembic's --rev-id); empty: alembic makes one up. */
+  std::string revId;
   /** Model modules (dotted names) or paths to import and check. */
   std::vector<std::string> models;
   /** The variable env.py reads the URL from (default DATABASE_URL). */

@@ -41,6 +41,8 @@ inline constexpr char kGenerated[] = "Generated";
 inline constexpr char kNoEscalations[] = "NoEscalations";
 inline constexpr char kSchemaRestored[] = "SchemaRestored";
 inline constexpr char kUpgradeOnly[] = "UpgradeOnly";  // round trip of an upgrade-only revision
+/** In place, the round trip of a revision that could lose data was not run (RoundTripPassed). */
+inline constexpr char kRefusedInPlace[] = "RefusedInPlace";
 inline constexpr char kNotRun[] = "NotRun";
 inline constexpr char kInProgress[] = "InProgress";
 
@@ -58,6 +60,8 @@ inline constexpr char kModelNotRegistered[] = "ModelNotRegistered";
 inline constexpr char kScratchDatabaseFailed[] = "ScratchDatabaseFailed";
 inline constexpr char kMultipleHeads[] = "MultipleHeads";
 inline constexpr char kBaselineUpgradeFailed[] = "BaselineUpgradeFailed";
+/** --baseline live-schema: the live schema could not be read or rebuilt on the scratch copy. */
+inline constexpr char kLiveSchemaCopyFailed[] = "LiveSchemaCopyFailed";
 inline constexpr char kAutogenerateFailed[] = "AutogenerateFailed";
 inline constexpr char kRevisionUnparseable[] = "RevisionUnparseable";
 inline constexpr char kUpgradeFailed[] = "UpgradeFailed";
@@ -123,6 +127,13 @@ inline constexpr char kModelImportFailed[] = "ModelImportFailed";      // error,
 inline constexpr char kIsolationBreached[] = "IsolationBreached";      // error
 inline constexpr char kScratchLeftBehind[] = "ScratchDatabaseLeftBehind";  // warning
 inline constexpr char kDatabaseNote[] = "DatabaseNote";  // info: how step 1 found the database
+// Baselines (docs/baselines.md) and in-place runs.
+/** The scratch copy of the live schema differs from the live database (escalation). */
+inline constexpr char kLiveSchemaCopyIncomplete[] = "LiveSchemaCopyIncomplete";
+/** In place, a revision with a destructive or escalated finding was not run (escalation). */
+inline constexpr char kInplaceRoundTripRefused[] = "InplaceRoundTripRefused";
+/** In place, what the run left changed in the app's database (warning; info: unchanged). */
+inline constexpr char kInplaceDatabaseChanged[] = "InplaceDatabaseChanged";
 // Live-data checks: the app's own database, read-only, asked what the upgrade does to its rows.
 inline constexpr char kDuplicateRowsUnderUnique[] = "DuplicateRowsUnderUnique";
 inline constexpr char kNullRowsUnderNotNull[] = "NullRowsUnderNotNull";

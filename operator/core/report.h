@@ -49,6 +49,15 @@ struct RevisionInfo {
   bool operator==(const RevisionInfo&) const = default;
 };
 
+/** What the database alembic worked on started from, and why (docs/baselines.md). */
+struct BaselineInfo {
+  std::string source;    // history | live-schema | in-place
+  std::string revision;  // the revision(s) it started at, comma-separated; empty: base
+  std::string reason;    // why this baseline, for people
+
+  bool operator==(const BaselineInfo&) const = default;
+};
+
 /** Passed | Failed | Skipped for each leg. */
 struct RoundTripInfo {
   std::string upgrade = "Skipped";
@@ -78,6 +87,7 @@ struct Report {
   std::string message;
   std::optional<DatabaseInfo> database;
   std::optional<RevisionInfo> revision;
+  std::optional<BaselineInfo> baseline;
   std::vector<Operation> operations;
   RoundTripInfo roundTrip;
   std::vector<Finding> findings;

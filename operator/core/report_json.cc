@@ -71,6 +71,10 @@ json toJson(const RevisionInfo& rev) {
           {"sha256", rev.sha256}};
 }
 
+json toJson(const BaselineInfo& b) {
+  return {{"source", b.source}, {"revision", b.revision}, {"reason", b.reason}};
+}
+
 json toJson(const Report& r) {
   json j;
   j["action"] = r.action;
@@ -79,6 +83,9 @@ json toJson(const Report& r) {
   j["message"] = r.message;
   j["database"] = r.database ? toJson(*r.database) : json(nullptr);
   j["revision"] = r.revision ? toJson(*r.revision) : json(nullptr);
+  if (r.baseline) {
+    j["baseline"] = toJson(*r.baseline);
+  }
   j["operations"] = json::array();
   for (const auto& op : r.operations) {
     j["operations"].push_back(toJson(op));
@@ -113,6 +120,9 @@ Report reportFromJson(const json& j) {
   if (auto it = j.find("revision"); it != j.end() && it->is_object()) {
     r.revision = RevisionInfo{str(*it, "id"), str(*it, "downRevision"), str(*it, "file"),
                               str(*it, "message"), str(*it, "sha256")};
+  }
+  if (auto it = j.find("baseline"); it != j.end() && it->is_object()) {
+    r.baseline = BaselineInfo{str(*it, "source"), str(*it, "revision"), str(*it, "reason")};
   }
   if (auto it = j.find("operations"); it != j.end() && it->is_array()) {
     for (const auto& o : *it) {
@@ -160,6 +170,11 @@ std::string renderText(const Report& r) {
   if (r.database) {
     out << "Database:   " << r.database->host << ":" << r.database->port << "/"
         << r.database->name << " (source " << r.database->source << ")\n";
+  }
+  if (r.baseline) {
+    out << "Baseline:   " << r.baseline->source
+        << (r.baseline->revision.empty() ? "" : " at " + r.baseline->revision) << " - "
+        << r.baseline->reason << "\n";
   }
   if (r.revision) {
     out << "Revision:   " << r.revision->id << " (down " << r.revision->downRevision << ") "

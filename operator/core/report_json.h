@@ -16,6 +16,7 @@ nlohmann::json toJson(const Operation& op);
 nlohmann::json toJson(const RoundTripInfo& roundTrip);
 nlohmann::json toJson(const DatabaseInfo& database);
 nlohmann::json toJson(const RevisionInfo& revision);
+nlohmann::json toJson(const BaselineInfo& baseline);
 
 /** Reads a report back (from a CR status or a --json output); missing fields stay default. */
 Report reportFromJson(const nlohmann::json& json);

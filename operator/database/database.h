@@ -10,6 +10,7 @@
 #include "core/result.h"
 #include "database/connection_url.h"
 #include "database/fingerprint.h"
+#include "database/schema_script.h"
 #include "database/scratch_owner.h"
 
 namespace alembic_sidecar::database {
@@ -102,6 +103,13 @@ class Database {
   virtual core::Result<std::vector<core::Result<QueryRows>>> queryReadOnly(
       const std::string& dbName, const std::vector<ReadOnlyQuery>& queries,
       const ReadOnlyLimits& limits) = 0;
+  /**
+   * Runs `script` on the scratch database `name` in one transaction: each statement under a
+   * savepoint; one that fails (an object it needs comes later) is tried again after the others,
+   * until a pass makes no progress. Refuses any database that is not a scratch database of
+   * the app's (scratchPrefix). Error LiveSchemaCopyFailed names the statements that did not run.
+   */
+  virtual core::Status buildSchema(const std::string& name, const SchemaScript& script) = 0;
   /** The app's connection (with password: never print it, use redactedUrl()). */
   virtual const ConnectionInfo& connection() const = 0;
 };

@@ -47,6 +47,12 @@ struct FingerprintDifference {
   std::optional<std::string> after;   // nullopt when absent
 };
 
+/**
+ * The one pg_catalog statement behind Database::fingerprint(), rows (kind, key, definition):
+ * to fingerprint a database through a read-only, timeout-bounded connection instead.
+ */
+const std::string& fingerprintStatement();
+
 /** Objects that differ between two fingerprints, sorted by object. */
 std::vector<FingerprintDifference> diffFingerprints(const SchemaFingerprint& before,
                                                     const SchemaFingerprint& after);

@@ -345,7 +345,7 @@ core::Result<std::vector<std::string>> PgDatabase::listDatabases(const std::stri
   }
 }
 
-core::Result<std::vector<CatalogObject>> PgDatabase::readCatalog(const std::string& dbName) {
+const std::string& fingerprintStatement() {
   // Every catalog query in one statement: one round trip on the database's open session.
   static const std::string kAll = [] {
     std::string all;
@@ -354,6 +354,11 @@ core::Result<std::vector<CatalogObject>> PgDatabase::readCatalog(const std::stri
     }
     return all;
   }();
+  return kAll;
+}
+
+core::Result<std::vector<CatalogObject>> PgDatabase::readCatalog(const std::string& dbName) {
+  const std::string& kAll = fingerprintStatement();
   try {
     pqxx::work tx{sessions_->to(dbName, conninfo(dbName))};
     tx.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");

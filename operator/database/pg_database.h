@@ -52,6 +52,7 @@ class PgDatabase : public Database {
   core::Result<std::vector<core::Result<QueryRows>>> queryReadOnly(
       const std::string& dbName, const std::vector<ReadOnlyQuery>& queries,
       const ReadOnlyLimits& limits) override;
+  core::Status buildSchema(const std::string& name, const SchemaScript& script) override;
   const ConnectionInfo& connection() const override { return connection_; }
 
   /** The pg_catalog rows behind fingerprint(); exposed for tests of the queries. */

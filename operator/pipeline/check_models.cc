@@ -37,6 +37,7 @@ StepOutcome checkModels(RunState& state) {
 
   state.versionTable = models->versionTable;
   state.modelTables = models->tables;
+  state.sqlmodelTables = {models->sqlmodelTables.begin(), models->sqlmodelTables.end()};
   if (!models->importFailures.empty()) {
     std::string names;
     for (const auto& f : models->importFailures) {

@@ -61,7 +61,11 @@ StepOutcome escalate(RunState& state) {
     if (state.roundTripFailed) {
       message += " The round trip failed as well (" + report.reason + ").";
     } else if (!state.noChanges) {
-      message += " " + file + " was kept for review.";
+      message += " " + file + " was kept for review" +
+                 (state.inplaceRefused ? std::string(" (not round-tripped: it was not run on "
+                                                     "the app's database)")
+                                       : std::string()) +
+                 ".";
     }
     report.phase = core::phase::kEscalated;
     report.reason = escalations.front()->code;

@@ -20,8 +20,8 @@ StepOutcome generate(RunState& state) {
   }
 
   state.driver->setTimeout(state.remaining());
-  auto generated =
-      state.driver->revision(state.target, state.request.message, state.request.head);
+  auto generated = state.driver->revision(state.target, state.request.message, state.request.head,
+                                          state.request.revId);
   if (!generated) {
     return failDriver(state, type, generated.error());
   }

@@ -79,16 +79,21 @@ StepOutcome failDriver(RunState& state, const char* type, const core::Error& err
   return failStep(state, type, error.reason, error.message);
 }
 
+database::SchemaFingerprint withoutVersionTable(const RunState& state,
+                                                database::SchemaFingerprint fingerprint) {
+  auto dot = state.versionTable.rfind('.');
+  std::string table =
+      dot == std::string::npos ? state.versionTable : state.versionTable.substr(dot + 1);
+  return table == "alembic_version" ? std::move(fingerprint) : fingerprint.withoutTable(table);
+}
+
 core::Result<database::SchemaFingerprint> fingerprintOf(RunState& state,
                                                         const std::string& dbName) {
   auto fingerprint = state.db->fingerprint(dbName);
   if (!fingerprint) {
     return fingerprint.error();
   }
-  auto dot = state.versionTable.rfind('.');
-  std::string table = dot == std::string::npos ? state.versionTable
-                                               : state.versionTable.substr(dot + 1);
-  return table == "alembic_version" ? std::move(*fingerprint) : fingerprint->withoutTable(table);
+  return withoutVersionTable(state, std::move(*fingerprint));
 }
 
 core::Result<alembic::DriverTarget> targetFor(RunState& state,
@@ -144,21 +149,46 @@ std::optional<StepOutcome> prepareHead(RunState& state, const char* type) {
 
   // Branches by design (every head labelled): all of them.
   const std::string to = heads.heads.size() > 1 ? "heads" : "head";
+  if (state.request.isolation == kIsolationScratch) {
+    return buildBaseline(state, type, to);
+  }
+
+  // In place: what the database is before the run touches it, to say later what changed.
+  const std::string& live = state.target.connection.database;
+  auto before = fingerprintOf(state, live);
+  auto versions = state.db->appliedRevisions(live, state.versionTable);
+  if (!before || !versions) {
+    const auto& error = !before ? before.error() : versions.error();
+    return failStep(state, type, error.reason, error.message);
+  }
+  state.inplaceBefore = std::move(*before);
+  state.inplaceBeforeVersions = *versions;
   state.driver->setTimeout(state.remaining());
   auto upgraded = state.driver->upgrade(state.target, to);
   if (!upgraded) {
     return failDriver(state, type, upgraded.error());
   }
   if (!upgraded->ok) {
-    return failAlembic(state, type, core::reason::kBaselineUpgradeFailed,
-                       "alembic upgrade " + to + " (on " + state.target.connection.database + ")",
-                       *upgraded);
+    return failAlembic(
+        state, type, core::reason::kBaselineUpgradeFailed,
+        "alembic upgrade " + to + " (on the app's database " + live + ", --isolation inplace)",
+        *upgraded);
   }
-  auto fingerprint = fingerprintOf(state, state.target.connection.database);
+  auto fingerprint = fingerprintOf(state, live);
   if (!fingerprint) {
     return failStep(state, type, fingerprint.error().reason, fingerprint.error().message);
   }
   state.baseline = std::move(*fingerprint);
+  std::string at;
+  for (const auto& v : *versions) {
+    at += (at.empty() ? "" : ",") + v;
+  }
+  state.report.baseline = core::BaselineInfo{
+      "in-place", at,
+      "--isolation inplace: alembic works on the app's database " + live + " itself" +
+          (*state.baseline == *state.inplaceBefore
+               ? std::string()
+               : " (its pending migrations were applied first)")};
   return std::nullopt;
 }
 

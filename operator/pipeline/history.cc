@@ -90,9 +90,13 @@ StepOutcome checkSync(RunState& state) {
     return StepOutcome::kContinue;
   }
   if (state.compared->inSync) {
+    const bool copy =
+        state.report.baseline && state.report.baseline->source == kBaselineLiveSchema;
     finishStep(state, {type, "True", core::reason::kInSync,
-                       "the models match the migrations at head (compare_metadata found no "
-                       "difference)"});
+                       std::string("the models match the migrations at head (compare_metadata "
+                                   "found no difference") +
+                           (copy ? "; the schema at head is the copy of the live database's)"
+                                 : ")")});
     return StepOutcome::kContinue;
   }
   std::string list;
@@ -120,6 +124,8 @@ StepOutcome lintHistory(RunState& state) {
   }
   const size_t recent = static_cast<size_t>(std::max(state.request.roundtripLast, 1));
   alembic::AnalysisContext ctx;
+  ctx.sqlmodelTables = state.sqlmodelTables;
+  ctx.roundTripDatabase = roundTripDatabase(state);
   ctx.approveRawSQL = state.request.approvals.rawSQL;
   ctx.approveDestructive = state.request.approvals.destructive;
   std::map<std::string, std::string> pathById;

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "core/random.h"
 #include "core/reasons.h"
 #include "pipeline/steps.h"
@@ -65,23 +67,87 @@ const std::vector<StepEntry>* stepsFor(const std::string& action) {
   return nullptr;
 }
 
+std::string joinedList(const std::vector<std::string>& items, const std::string& empty) {
+  std::string out;
+  for (const auto& i : items) {
+    out += (out.empty() ? "" : ",") + i;
+  }
+  return out.empty() ? empty : out;
+}
+
+/**
+ * In place: says plainly what the run left changed in the app's database, compared with
+ * before it touched it (a finding and the report's message). Returns its revisions now.
+ */
+std::vector<std::string> reportInplaceChanges(RunState& state) {
+  if (state.request.isolation != kIsolationInplace || !state.inplaceBefore || !state.db) {
+    return {};
+  }
+  const std::string live = state.resolved->connection.database;
+  auto versions = state.db->appliedRevisions(live, state.versionTable);
+  auto after = fingerprintOf(state, live);
+  const std::string from = joinedList(state.inplaceBeforeVersions, "base");
+  if (!versions || !after) {
+    const auto& error = !versions ? versions.error() : after.error();
+    addFinding(state, {core::finding::kInplaceDatabaseChanged, core::severity::kWarning,
+                       "in place, the app's database " + live + " was at " + from +
+                           " before the run; what it is now could not be read: " + error.message,
+                       "check it with `alembic current` and pg_dump --schema-only", "", 0});
+    return {};
+  }
+  const std::string to = joinedList(*versions, "base");
+  auto diffs = database::diffFingerprints(*state.inplaceBefore, *after);
+  if (diffs.empty() && *versions == state.inplaceBeforeVersions) {
+    std::string text = "In place, the app's database " + live + " is unchanged (at " + from +
+                       ", the same schema as before the run).";
+    addFinding(state,
+               {core::finding::kInplaceDatabaseChanged, core::severity::kInfo, text, "", "", 0});
+    state.report.message += " " + text;
+    return *versions;
+  }
+  std::string objects;
+  for (size_t i = 0; i < diffs.size() && i < 10; ++i) {
+    objects += (objects.empty() ? "" : "; ") +
+               database::describeDifference(diffs[i], "before the run", "now");
+  }
+  if (diffs.size() > 10) {
+    objects += "; and " + std::to_string(diffs.size() - 10) + " more";
+  }
+  std::string text =
+      "In place, the app's database " + live + " stays changed: it was at " + from +
+      " and is now at " + to +
+      (diffs.empty() ? std::string(", with the same schema")
+                     : "; " + std::to_string(diffs.size()) +
+                           " schema object(s) differ from before the run: " + objects) +
+      ".";
+  addFinding(state, {core::finding::kInplaceDatabaseChanged, core::severity::kWarning, text,
+                     "this is what --isolation inplace does to the database it is given; to "
+                     "undo it, `alembic downgrade " +
+                         from + "` (review what that drops first)",
+                     "", 0});
+  state.report.message += " " + text;
+  return *versions;
+}
+
 /** Drops the scratch databases, then discards what the run staged and ends the driver. */
 void cleanUp(RunState& state) {
   auto& rev = state.revision;
+  const auto inplaceVersions = reportInplaceChanges(state);
   if (state.driver) {
     const bool inplace = state.request.isolation == kIsolationInplace;
-    if (rev && !rev->adopted && !rev->removed && !state.noChanges && inplace) {
-      // In place, the app's database may already be at this revision: the file must exist.
+    const bool atRevision = rev && std::find(inplaceVersions.begin(), inplaceVersions.end(),
+                                             rev->parsed.revision) != inplaceVersions.end();
+    if (rev && !rev->adopted && !rev->removed && !state.noChanges && inplace && atRevision) {
+      // In place, the app's database is at this revision: its file must be in the history.
       state.driver->setTimeout(std::chrono::seconds(30));
       if (auto adopted = state.driver->adopt(rev->path, rev->destination)) {
         rev->path = *adopted;
         rev->adopted = true;
         state.report.message += " The generated file " + rev->path +
-                                " was kept: with --isolation inplace the database may already "
-                                "be at that revision; inspect it with `alembic current`.";
+                                " was kept: the app's database is at that revision.";
       }
     }
-    if (rev && !rev->adopted && !rev->removed && !state.noChanges &&
+    if (rev && !rev->adopted && !rev->removed && !state.noChanges && !inplace &&
         state.report.phase == core::phase::kFailed) {
       state.report.message += " The generated revision was not added to the history; nothing "
                               "was applied to the app's database.";
@@ -110,6 +176,10 @@ void cleanUp(RunState& state) {
       rev->removed = true;
     }
     state.driver->shutDown();
+  }
+  // revision.file is where the file is: in the history, or nowhere in the project.
+  if (rev && state.report.revision) {
+    state.report.revision->file = rev->adopted || !rev->removed ? rev->path : std::string();
   }
   // After the drops: a sweep may take whatever is left from here on.
   state.scratchLease.reset();
@@ -252,8 +322,10 @@ RunOutcome runPipeline(const RunRequest& request, PipelineDeps deps) {
   report.durationMs =
       std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start).count();
   scrubReport(report, *deps.redactor);
-  RunOutcome outcome{std::move(report), state.revision ? state.revision->text : std::string{},
-                     state.revision && state.revision->removed};
+  RunOutcome outcome{
+      std::move(report), state.revision ? state.revision->text : std::string{},
+      state.revision && state.revision->removed,
+      state.revision && !state.revision->adopted ? state.revision->path : std::string{}};
   return outcome;
 }
 

@@ -53,6 +53,8 @@ struct RunOutcome {
   std::string revisionText;
   /** The generated file did not join the history (rejected, or empty). */
   bool revisionRemoved = false;
+  /** Where alembic wrote it (staging, now gone) when it did not join the history. */
+  std::string removedPath;
 };
 
 /**

@@ -28,6 +28,27 @@ std::string reportDifferences(RunState& state,
   return summary;
 }
 
+/**
+ * Why running the revision on the app's database itself could lose data before anyone
+ * reviewed it: every escalation, every destructive change even when approved, and every
+ * drop or raw SQL statement of its upgrade. Empty: nothing found.
+ */
+std::vector<std::string> inplaceRisks(const RunState& state) {
+  std::vector<std::string> risks;
+  for (const auto& f : state.report.findings) {
+    if (f.severity == core::severity::kEscalation || f.code == core::finding::kDestructiveChange ||
+        f.code == core::finding::kProbableRename) {
+      risks.push_back(f.code + " (" + f.message + ")");
+    }
+  }
+  for (const auto& op : state.revision->parsed.upgradeOps) {
+    if (op.op == "drop_table" || op.op == "drop_column" || op.op == "execute") {
+      risks.push_back(op.op + " " + op.table + (op.column.empty() ? "" : "." + op.column));
+    }
+  }
+  return risks;
+}
+
 }  // namespace
 
 StepOutcome roundTrip(RunState& state) {
@@ -35,6 +56,31 @@ StepOutcome roundTrip(RunState& state) {
   if (state.noChanges) {
     finishStep(state, {type, "Unknown", core::reason::kNotRun, "nothing to round-trip"});
     return StepOutcome::kContinue;
+  }
+  if (state.request.isolation == kIsolationInplace) {
+    // In place the round trip runs on the app's own rows: never a revision that may lose them
+    // before a person has looked at it.
+    if (auto risks = inplaceRisks(state); !risks.empty()) {
+      state.inplaceRefused = true;
+      const std::string live = state.target.connection.database;
+      std::string list;
+      for (size_t i = 0; i < risks.size() && i < 5; ++i) {
+        list += (list.empty() ? "" : "; ") + risks[i];
+      }
+      addFinding(state, {core::finding::kInplaceRoundTripRefused, core::severity::kEscalation,
+                         "--isolation inplace: the round trip was not run, because it would run "
+                         "this revision on the app's database " +
+                             live + " itself and the revision may lose data there: " + list +
+                             ". Nothing of the revision was applied",
+                         "review the revision; generate and round-trip it without --isolation "
+                         "inplace (a scratch database, or --baseline live-schema for a copy of "
+                         "the live schema) before applying it",
+                         state.revision->path, 0});
+      finishStep(state, {type, "Unknown", core::reason::kRefusedInPlace,
+                         "not run in place: the revision may lose data on " + live +
+                             " (nothing of it was applied)"});
+      return StepOutcome::kContinue;
+    }
   }
   // A failed leg ends the round trip, not the run: escalate() still weighs the findings.
   auto failed = [&state](StepOutcome) {

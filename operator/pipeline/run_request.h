@@ -17,6 +17,13 @@ inline constexpr char kActionRoundTrip[] = "roundtrip";
 inline constexpr char kIsolationScratch[] = "scratch";
 inline constexpr char kIsolationInplace[] = "inplace";
 
+// Where the scratch database starts (docs/baselines.md).
+inline constexpr char kBaselineAuto[] = "auto";
+/** `upgrade head` from an empty database: the history builds the schema. */
+inline constexpr char kBaselineHistory[] = "history";
+/** A schema-only copy of the live database at its revision (create_all + stamp head apps). */
+inline constexpr char kBaselineLiveSchema[] = "live-schema";
+
 /** Changes a human must approve before the tool lets them through. */
 struct Approvals {
   bool rawSQL = false;
@@ -34,11 +41,15 @@ struct RunRequest {
   std::vector<std::string> modelPaths;
   /** revision: the head the new revision goes on (alembic's --head, e.g. "expand@head"). */
   std::string head;
+  /** revision: the new revision's id (alembic's --rev-id); empty: alembic makes one up. */
+  std::string revId;
   /** How long a run waits for another run's project lock before ProjectLocked. */
   std::chrono::seconds lockWait{60};
   /** The run's id (status, lock holder, staging directory name); empty: made up. */
   std::string runId;
   std::string isolation = kIsolationScratch;
+  /** What the scratch database starts from: auto, history or live-schema. */
+  std::string baseline = kBaselineAuto;
   Approvals approvals;
   int roundtripLast = 1;
   /** Live tables with at least this many rows count as large (NonConcurrentIndex). */

@@ -58,8 +58,15 @@ struct RunState {
   std::optional<alembic::CompareOutcome> compared;
   /** env.py's version table (`table` or `schema.table`), from the models step. */
   std::string versionTable = "alembic_version";
-  /** The tables of target_metadata (`schema.table` outside the default schema). */
+  /** The tables of target_metadata (`table` or `schema.table`), from the models step. */
   std::vector<std::string> modelTables;
+  /** The tables mapped by SQLModel classes (their advice is written as Field(...)). */
+  std::set<std::string> sqlmodelTables;
+  /** In place: the app's database before the run touched it (what stayed changed). */
+  std::optional<database::SchemaFingerprint> inplaceBefore;
+  std::vector<std::string> inplaceBeforeVersions;
+  /** In place: the round trip was not run because the revision could lose data. */
+  bool inplaceRefused = false;
   /** The generated revision was empty: removed, no round trip. */
   bool noChanges = false;
   /** A leg of the round trip failed or the schema was not restored: the file is removed. */
@@ -103,10 +110,21 @@ StepOutcome failDriver(RunState& state, const char* type, const core::Error& err
  * in a schema env.py does not compare, AutogenerateNotRepeatable for anything else).
  */
 void checkRepeatable(RunState& state, const database::SchemaFingerprint& migrated);
+/** Where the round trip runs, for messages ("the scratch database, which has no rows"). */
+std::string roundTripDatabase(const RunState& state);
 /** Tables and enum types (with labels) of a schema, for the revision analysis. */
 void fillBaseline(const database::SchemaFingerprint& fp, alembic::AnalysisContext& ctx);
 /** The schema of `dbName` without env.py's version table (its rows differ by design). */
 core::Result<database::SchemaFingerprint> fingerprintOf(RunState& state, const std::string& dbName);
+/** The same fingerprint without env.py's version table (its rows differ by design). */
+database::SchemaFingerprint withoutVersionTable(const RunState& state,
+                                                database::SchemaFingerprint fingerprint);
+/**
+ * Puts the scratch database at the history's head (`to`: head or heads) from the baseline the
+ * request asks for (auto, history, live-schema) and records it on the report
+ * (baseline.cc). Returns the failure outcome, or nullopt when ready.
+ */
+std::optional<StepOutcome> buildBaseline(RunState& state, const char* type, const std::string& to);
 /** A target for the driver: `connection` and the identity the fence expects of it. */
 core::Result<alembic::DriverTarget> targetFor(RunState& state,
                                               const database::ConnectionInfo& connection);

@@ -111,10 +111,42 @@ void lintSql(RunState& state, alembic::AnalysisContext& ctx, const std::string& 
   ctx.lint = *lint;
 }
 
+/** "schema.table" of an op's table (public unless the op names a schema). */
+std::string opTable(const alembic::RevisionOp& op) {
+  return (op.details.schema.empty() ? std::string("public") : op.details.schema) + "." + op.table;
+}
+
+/** What the models have that the history lacks, as fingerprint objects: the revision's ops. */
+database::ModelObjects modelObjects(const RunState& state) {
+  database::ModelObjects models;
+  for (const auto& key : state.modelTables) {
+    models.tables.insert("table " + (key.find('.') == std::string::npos ? "public." + key : key));
+  }
+  if (!state.revision) {
+    return models;
+  }
+  for (const auto& op : state.revision->parsed.upgradeOps) {
+    if (op.op == "add_column") {
+      models.objects.insert("column " + opTable(op) + "." + op.column);
+    } else if (op.op == "create_index") {
+      models.objects.insert("index " + opTable(op) + "." + op.name);
+    } else if (op.op == "create_unique_constraint" || op.op == "create_foreign_key" ||
+               op.op == "create_check_constraint" || op.op == "create_primary_key") {
+      models.objects.insert("constraint " + opTable(op) + "." + op.name);
+    } else if (op.op == "create_table") {
+      models.tables.insert("table " + opTable(op));
+    }
+  }
+  return models;
+}
+
 /** Compares the live database with the history's schema when both are at the same head. */
 void checkDrift(RunState& state) {
   if (state.request.isolation != kIsolationScratch || !state.baseline) {
     return;
+  }
+  if (state.report.baseline && state.report.baseline->source == kBaselineLiveSchema) {
+    return;  // the scratch database is the live schema (LiveSchemaCopyIncomplete tells)
   }
   const std::string live = state.resolved->connection.database;
   auto liveRevisions = state.db->appliedRevisions(live, state.versionTable);
@@ -138,7 +170,7 @@ void checkDrift(RunState& state) {
   if (!fingerprint) {
     return;
   }
-  for (auto& f : database::driftFindings(*fingerprint, *state.baseline)) {
+  for (auto& f : database::driftFindings(*fingerprint, *state.baseline, 20, modelObjects(state))) {
     addFinding(state, std::move(f));
   }
 }
@@ -248,6 +280,16 @@ std::string firstEscalation(const core::Report& report) {
 
 }  // namespace
 
+std::string roundTripDatabase(const RunState& state) {
+  if (state.request.isolation == kIsolationInplace) {
+    return {};
+  }
+  if (state.report.baseline && state.report.baseline->source == kBaselineLiveSchema) {
+    return "the scratch copy of the live schema, which has no rows";
+  }
+  return "the scratch database, which has no rows";
+}
+
 void fillBaseline(const database::SchemaFingerprint& fp, alembic::AnalysisContext& ctx) {
   for (const auto& [object, definition] : fp.objects()) {
     auto space = object.find(' ');
@@ -302,6 +344,8 @@ StepOutcome validate(RunState& state) {
   ctx.approveRawSQL = state.request.approvals.rawSQL;
   ctx.approveDestructive = state.request.approvals.destructive;
   ctx.largeTableRows = state.request.largeTableRows;
+  ctx.sqlmodelTables = state.sqlmodelTables;
+  ctx.roundTripDatabase = roundTripDatabase(state);
   if (state.baseline) {
     fillBaseline(*state.baseline, ctx);
   }

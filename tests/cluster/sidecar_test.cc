@@ -95,6 +95,10 @@ TEST_F(SidecarTest, RevisionCheckUpgradeRoundtrip_ThroughPodsExecIntoTheAppConta
     EXPECT_EQ(c["observedGeneration"], object["metadata"]["generation"]);
   }
 
+  // Which baseline and why: the app database was never migrated, the history builds it.
+  EXPECT_EQ(status["baseline"]["source"], "history") << status.dump();
+  EXPECT_FALSE(status["baseline"].value("reason", "").empty());
+
   // The file is in the native pod's app container, and nowhere else.
   const std::string file = status["revision"]["file"];
   ASSERT_TRUE(std::filesystem::exists(nativeApp_.dir() + "/" + file)) << file;
@@ -132,8 +136,17 @@ TEST_F(SidecarTest, RevisionCheckUpgradeRoundtrip_ThroughPodsExecIntoTheAppConta
   EXPECT_EQ(roundtrip.json()["roundTrip"]["schemaRestored"], true);
   EXPECT_THAT(databasesWithPrefix(db_->connection.database + "_autogen_"), IsEmpty());
 
+  // spec.baseline reaches the run: check on a copy of the app database's schema.
+  auto copied = requestAsDev({"--action", "check", "--baseline", "live-schema",
+                              "--target-selector", "app=backend,sidecar-form=native"});
+  ASSERT_EQ(copied.exitCode, 0) << copied.err << copied.out;
+  EXPECT_EQ(copied.json()["reason"], "InSync");
+  EXPECT_EQ(copied.json()["baseline"]["source"], "live-schema") << copied.out;
+  EXPECT_EQ(copied.json()["baseline"]["revision"], status["revision"]["id"]);
+
   expectNoCanaryAnywhere({revision.out + revision.err, check.out + check.err,
-                          upgrade.out + upgrade.err, roundtrip.out + roundtrip.err});
+                          upgrade.out + upgrade.err, roundtrip.out + roundtrip.err,
+                          copied.out + copied.err});
 
   // The real garbage collector removes the ConfigMap with its run.
   auto deleted = kubectl({"delete", "mrun", name});
@@ -217,19 +230,22 @@ TEST_F(SidecarTest, ProbesAndMetrics) {
   auto result = requestAsDev({"--action", "check"});
   ASSERT_EQ(result.exitCode, 0) << result.err << result.out;
   // `request` returns once the status says Succeeded; the counter moves when the run has also
-  // cleaned up (driver stopped, scratch dropped), a moment later.
+  // cleaned up (driver stopped, scratch dropped), a moment later, and the in-progress gauge
+  // after the reconciler let go of the run, a moment after that (a scrape may fall between).
   const std::string finishedRun =
       "alembic_sidecar_runs_total{action=\"check\",phase=\"Succeeded\"} 1";
+  const std::string noneInProgress = "alembic_sidecar_runs_in_progress 0";
   std::pair<int, std::string> metrics;
   EXPECT_TRUE(waitUntil(
       [&] {
         metrics = httpGet(port, "/metrics");
-        return metrics.second.find(finishedRun) != std::string::npos;
+        return metrics.second.find(finishedRun) != std::string::npos &&
+               metrics.second.find(noneInProgress) != std::string::npos;
       },
       std::chrono::seconds(20)))
       << metrics.second;
   EXPECT_EQ(metrics.first, 200);
-  EXPECT_THAT(metrics.second, HasSubstr("alembic_sidecar_runs_in_progress 0"));
+  EXPECT_THAT(metrics.second, HasSubstr(noneInProgress));
   EXPECT_THAT(metrics.second, HasSubstr("alembic_sidecar_watch_restarts_total"));
   EXPECT_THAT(metrics.second,
               HasSubstr("alembic_sidecar_step_duration_seconds_count{step=\"DatabaseReady\"} 1"));

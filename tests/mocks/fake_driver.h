@@ -29,6 +29,8 @@ class FakeDriver : public alembic::Driver {
   std::string staging = "migrations/.alembic-sidecar/staging-x";
   std::string scheme;
   bool shutDownCalled = false;
+  /** The --rev-id of the last revision() call. */
+  std::string lastRevId;
 
   std::function<alembic::OpOutcome(const alembic::DriverTarget&, const std::string&)> onUpgrade =
       [](const alembic::DriverTarget&, const std::string&) { return ok(); };
@@ -95,8 +97,9 @@ class FakeDriver : public alembic::Driver {
     return onDowngrade(target, revision);
   }
   core::Result<alembic::RevisionOutcome> revision(const alembic::DriverTarget& target,
-                                                  const std::string& message,
-                                                  const std::string&) override {
+                                                  const std::string& message, const std::string&,
+                                                  const std::string& revId) override {
+    lastRevId = revId;
     calls.push_back({"revision", message, target.connection.database, target.identity});
     if (!onRevision) {
       return withOk<alembic::RevisionOutcome>();
@@ -172,9 +175,9 @@ class DriverRef : public alembic::Driver {
     return target_.downgrade(t, r);
   }
   core::Result<alembic::RevisionOutcome> revision(const alembic::DriverTarget& t,
-                                                  const std::string& m,
-                                                  const std::string& h) override {
-    return target_.revision(t, m, h);
+                                                  const std::string& m, const std::string& h,
+                                                  const std::string& id) override {
+    return target_.revision(t, m, h, id);
   }
   core::Result<alembic::HistoryOutcome> history() override { return target_.history(); }
   core::Result<alembic::CurrentOutcome> current(const alembic::DriverTarget& t) override {

@@ -32,6 +32,8 @@ class MockDatabase : public database::Database {
               (const std::string&, const std::vector<database::ReadOnlyQuery>&,
                const database::ReadOnlyLimits&),
               (override));
+  MOCK_METHOD(core::Status, buildSchema, (const std::string&, const database::SchemaScript&),
+              (override));
   MOCK_METHOD(const database::ConnectionInfo&, connection, (), (const, override));
 };
 

@@ -94,6 +94,27 @@ std::vector<std::string> databasesWithPrefix(const std::string& prefix) {
   return *names;
 }
 
+std::string dumpDatabase(const std::string& dbName) {
+  const auto& server = testServer();
+  workspace::ProcessSpec dump;
+  dump.argv = {server.binDir + "/pg_dump",  "--no-owner", "-h",        "127.0.0.1", "-p",
+               std::to_string(server.port), "-U",         server.user, dbName};
+  dump.env = {{"PGPASSWORD", server.password}};
+  auto result = workspace::runProcess(dump);
+  if (!result || result->exitCode != 0) {
+    ADD_FAILURE() << "pg_dump failed: " << (result ? result->err : result.error().message);
+    return {};
+  }
+  std::string out;
+  std::istringstream lines(result->out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("\\restrict ", 0) != 0 && line.rfind("\\unrestrict ", 0) != 0) {
+      out += line + "\n";
+    }
+  }
+  return out;
+}
+
 DatabaseSnapshot snapshotDatabase(const std::string& dbName) {
   DatabaseSnapshot snap;
   const auto& server = testServer();

@@ -38,6 +38,12 @@ struct DatabaseSnapshot {
 /** Dumps the schema (pg_dump --schema-only) and counts the rows of every table. */
 DatabaseSnapshot snapshotDatabase(const std::string& dbName);
 
+/**
+ * The whole database as pg_dump writes it, schema and rows, without pg_dump's random
+ * \restrict key: byte-identical text for a database nothing changed.
+ */
+std::string dumpDatabase(const std::string& dbName);
+
 /** A random lowercase alphanumeric string. */
 std::string randomName(size_t length = 8);
 

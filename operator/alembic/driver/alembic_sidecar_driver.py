@@ -312,7 +312,7 @@ class Driver:
             scripts = command.revision(
                 cfg, message=request.get("message"), autogenerate=True,
                 head=request.get("head") or "head",
-                branch_label=request.get("branchLabel"),
+                branch_label=request.get("branchLabel"), rev_id=request.get("revId") or None,
                 version_path=self.staging, process_revision_directives=directives)
             if not isinstance(scripts, list):
                 scripts = [scripts]

@@ -78,6 +78,7 @@ def check_models(driver, request):
     return {"ok": True, "result": {
         "source": loaded["source"],
         "tables": sorted(registered),
+        "sqlmodelTables": sorted({t.key for c, t in _mapped_tables() if any(b.__module__ == "sqlmodel.main" and b.__name__ == "SQLModel" for b in c.__mro__)}),  # noqa: E501
         "metadataModule": metadata_module.get("module", ""),
         "metadataFile": metadata_module.get("file", ""),
         "modules": sorted(modules),

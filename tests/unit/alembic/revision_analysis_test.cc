@@ -147,6 +147,59 @@ TEST(AnalysisLiveData, RequiredColumnOnlyWhenTheLiveTableHasRows) {
   EXPECT_THAT(codes(analyzeRevision(withDefault, ctx)), IsEmpty());
 }
 
+TEST(AnalysisIdiom, AdviceInTheModelsOwnIdiom) {
+  auto rename = parse(
+      "    op.add_column('team', sa.Column('head_office', sa.String(), nullable=True))\n"
+      "    op.drop_column('team', 'headquarters')\n",
+      "    op.add_column('team', sa.Column('headquarters', sa.VARCHAR(), nullable=True))\n"
+      "    op.drop_column('team', 'head_office')\n");
+  auto required =
+      parse("    op.add_column('team', sa.Column('code', sa.String(), nullable=False))\n");
+  auto recommendation = [](const std::vector<core::Finding>& findings, const std::string& code) {
+    for (const auto& f : findings) {
+      if (f.code == code) {
+        return f.recommendation;
+      }
+    }
+    return std::string("missing");
+  };
+  auto ctx = baseline();
+  ctx.liveRowCounts["team"] = 3;
+  // Plain SQLAlchemy models: Column(...), never SQLModel's Field(...).
+  auto plain = analyzeRevision(rename, ctx);
+  EXPECT_THAT(recommendation(plain, "ProbableRename"),
+              ::testing::HasSubstr("head_office = Column('headquarters', ...)"));
+  EXPECT_THAT(recommendation(plain, "ProbableRename"),
+              ::testing::Not(::testing::HasSubstr("Field(")));
+  EXPECT_THAT(recommendation(analyzeRevision(required, ctx), "RequiredColumnOnPopulatedTable"),
+              ::testing::HasSubstr("Column(..., nullable=False, server_default=...)"));
+  // SQLModel classes: Field(...).
+  ctx.sqlmodelTables = {"team"};
+  EXPECT_THAT(recommendation(analyzeRevision(rename, ctx), "ProbableRename"),
+              ::testing::HasSubstr("Field(sa_column=sa.Column('headquarters', ...))"));
+  EXPECT_THAT(recommendation(analyzeRevision(required, ctx), "RequiredColumnOnPopulatedTable"),
+              ::testing::HasSubstr("Field(sa_column_kwargs={'server_default'"));
+}
+
+TEST(AnalysisLiveData, RequiredColumnSaysWhereTheRoundTripRan) {
+  auto revision =
+      parse("    op.add_column('team', sa.Column('code', sa.String(), nullable=False))\n");
+  auto ctx = baseline();
+  ctx.liveRowCounts["team"] = 3;
+  auto message = [&] {
+    for (const auto& f : analyzeRevision(revision, ctx)) {
+      if (f.code == "RequiredColumnOnPopulatedTable") {
+        return f.message;
+      }
+    }
+    return std::string("missing");
+  };
+  EXPECT_THAT(message(), ::testing::HasSubstr("the scratch database, which has no rows"));
+  ctx.roundTripDatabase = "";  // in place: no scratch database to speak of
+  EXPECT_THAT(message(), ::testing::Not(::testing::HasSubstr("scratch")));
+  EXPECT_THAT(message(), ::testing::HasSubstr("the upgrade will fail there"));
+}
+
 TEST(AnalysisLiveData, NonConcurrentIndexOnlyOnLargeTables) {
   auto revision = parse("    op.create_index(op.f('ix_item_t'), 'item', ['t'], unique=False)\n");
   auto ctx = baseline();

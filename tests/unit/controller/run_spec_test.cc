@@ -60,6 +60,24 @@ TEST(RunSpec, LiveCheckTimeoutAndRoleReachTheRun) {
       ::testing::HasSubstr("liveCheckTimeoutSeconds"));
 }
 
+TEST(RunSpec, BaselineAndRevIdPassThrough) {
+  auto defaulted = parseRunSpec(run(R"({"action": "check"})"));
+  ASSERT_TRUE(defaulted.ok());
+  EXPECT_EQ(toRunRequest(*defaulted, {}).baseline, "auto");
+  auto spec = parseRunSpec(run(R"({"action": "revision", "message": "m",
+      "baseline": "live-schema", "revId": "0007"})"));
+  ASSERT_TRUE(spec.ok()) << spec.error().message;
+  auto request = toRunRequest(*spec, {});
+  EXPECT_EQ(request.baseline, "live-schema");
+  EXPECT_EQ(request.revId, "0007");
+  EXPECT_THAT(parseRunSpec(run(R"({"action": "check", "baseline": "copy"})")).error().message,
+              ::testing::HasSubstr("spec.baseline"));
+  EXPECT_THAT(parseRunSpec(run(R"({"action": "revision", "message": "m", "revId": "a b"})"))
+                  .error()
+                  .message,
+              ::testing::HasSubstr("spec.revId"));
+}
+
 TEST(RunSpec, UpgradeAlwaysWorksInPlace) {
   auto spec = parseRunSpec(run(R"({"action": "upgrade"})"));
   ASSERT_TRUE(spec.ok());

@@ -58,6 +58,20 @@ TEST(ReportJson, ReadsBackWhatItWrites) {
   EXPECT_EQ(back.durationMs, 99);
 }
 
+TEST(ReportJson, BaselineSaysWhichAndWhy) {
+  Report r = sample();
+  EXPECT_FALSE(toJson(r).contains("baseline"));  // actions without a scratch database
+  r.baseline = BaselineInfo{"live-schema", "46f2de0421e0", "auto: the history lacks users"};
+  auto j = toJson(r);
+  EXPECT_EQ(j["baseline"], (nlohmann::json{{"source", "live-schema"},
+                                           {"revision", "46f2de0421e0"},
+                                           {"reason", "auto: the history lacks users"}}));
+  EXPECT_EQ(reportFromJson(j).baseline, r.baseline);
+  EXPECT_THAT(renderText(r),
+              ::testing::HasSubstr("Baseline:   live-schema at 46f2de0421e0 - auto: the history "
+                                   "lacks users"));
+}
+
 TEST(ReportText, OneLinePerConditionAndFindingsWithFixes) {
   std::string text = renderText(sample());
   EXPECT_THAT(text, ::testing::HasSubstr("[FAIL] Ready: ProbableRename"));

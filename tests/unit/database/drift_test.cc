@@ -22,6 +22,53 @@ TEST(Drift, ViewsPointAtAlembicUtilsAndColumnsAtTheModels) {
   EXPECT_THAT(findings[1].recommendation, ::testing::HasSubstr("alembic-utils"));
 }
 
+TEST(Drift, TellsAGapInTheHistoryFromAnObjectMadeByHand) {
+  // create_all() made users (in the models); someone made legacy_codes by hand (in no model).
+  auto history = SchemaFingerprint::fromCatalog({{"table", "public.audit_log", "relkind r"}});
+  auto live =
+      SchemaFingerprint::fromCatalog({{"table", "public.audit_log", "relkind r"},
+                                      {"table", "public.users", "relkind r"},
+                                      {"column", "public.users.id", "integer NOT NULL"},
+                                      {"column", "public.users.email", "text NOT NULL"},
+                                      {"index", "public.users.ix_users_email", "CREATE INDEX ..."},
+                                      {"table", "public.legacy_codes", "relkind r"},
+                                      {"column", "public.legacy_codes.code", "text NULL"},
+                                      {"column", "public.audit_log.note", "text NULL"}});
+  ModelObjects models;
+  models.tables = {"table public.audit_log", "table public.users"};
+  models.objects = {"column public.audit_log.note"};
+  auto findings = driftFindings(live, history, 20, models);
+  // One finding per table: its columns and indexes are told with it.
+  ASSERT_EQ(findings.size(), 3u);
+  EXPECT_THAT(findings[0].message, ::testing::HasSubstr("column public.audit_log.note"));
+  EXPECT_THAT(findings[0].message, ::testing::HasSubstr("a gap in the history"));
+  EXPECT_THAT(findings[0].recommendation, ::testing::HasSubstr("--baseline live-schema"));
+  EXPECT_THAT(findings[1].message, ::testing::HasSubstr("table public.legacy_codes"));
+  EXPECT_THAT(findings[1].message, ::testing::HasSubstr("no model has it"));
+  EXPECT_THAT(findings[1].recommendation, ::testing::HasSubstr("it may hold data"));
+  EXPECT_THAT(findings[1].recommendation, ::testing::HasSubstr("include_object"));
+  EXPECT_THAT(findings[2].message, ::testing::HasSubstr("table public.users"));
+  EXPECT_THAT(findings[2].message, ::testing::HasSubstr("the models have it"));
+  EXPECT_THAT(findings[2].recommendation, ::testing::HasSubstr("baseline revision"));
+}
+
+TEST(Drift, NeverAdvisesDroppingDataWithoutSayingSo) {
+  auto live = SchemaFingerprint::fromCatalog({{"table", "public.t", "relkind r"},
+                                              {"table", "public.legacy", "relkind r"},
+                                              {"column", "public.t.legacy", "text NULL"},
+                                              {"index", "public.t.ix_legacy", "CREATE INDEX"},
+                                              {"view", "public.v", "SELECT 1"}});
+  auto history = SchemaFingerprint::fromCatalog({{"table", "public.t", "relkind r"}});
+  for (const auto& f : driftFindings(live, history)) {
+    const std::string text = f.message + " " + f.recommendation;
+    if (text.find("drop") != std::string::npos || text.find("Drop") != std::string::npos) {
+      EXPECT_THAT(text, ::testing::AnyOf(::testing::HasSubstr("deletes that data"),
+                                         ::testing::HasSubstr("deletes no row")))
+          << text;
+    }
+  }
+}
+
 TEST(Drift, CapsTheListAndSummarisesTheRest) {
   std::vector<CatalogObject> objects;
   for (int i = 0; i < 25; ++i) {
