@@ -5,6 +5,7 @@
 #include <regex>
 
 #include "core/reasons.h"
+#include "database/sql_types.h"
 
 namespace alembic_sidecar::alembic {
 
@@ -186,7 +187,8 @@ class Analysis {
       if (drop.op != "drop_column") {
         continue;
       }
-      std::string oldFamily = typeFamily(droppedColumnType(drop.table, drop.column));
+      std::string oldFamily =
+          database::fromSqlAlchemy(droppedColumnType(drop.table, drop.column)).family();
       for (const auto& addOp : rev_.upgradeOps) {
         if (addOp.op != "add_column" || addOp.table != drop.table) {
           continue;
@@ -195,7 +197,7 @@ class Analysis {
         if (!added) {
           continue;
         }
-        std::string newFamily = typeFamily(added->type);
+        std::string newFamily = database::fromSqlAlchemy(added->type).family();
         if (!oldFamily.empty() && !newFamily.empty() && oldFamily != newFamily) {
           continue;
         }
@@ -440,7 +442,8 @@ class Analysis {
         if (!to || !from || op.call.kwarg("postgresql_using")) {
           continue;
         }
-        if (!castNeedsUsing(typeFamily(*from), typeFamily(*to))) {
+        if (!database::castNeedsUsing(database::fromSqlAlchemy(*from),
+                                       database::fromSqlAlchemy(*to))) {
           continue;
         }
         add(code::kTypeChangeWithoutUsing, sev::kEscalation,
@@ -640,49 +643,6 @@ std::string statementTable(const std::string& statement) {
   }
   std::string second = unquote(m[2].str());
   return first == "public" ? second : first + "." + second;
-}
-
-std::string typeFamily(const std::string& rendered) {
-  std::string t = upper(rendered);
-  auto has = [&](const char* word) { return contains(t, word); };
-  if (has("ENUM")) {
-    return "enum";
-  }
-  if (has("JSON")) {
-    return "json";
-  }
-  if (has("UUID")) {
-    return "uuid";
-  }
-  if (has("BOOL")) {
-    return "boolean";
-  }
-  if (has("STRING") || has("VARCHAR") || has("TEXT") || has("CHAR") || has("UNICODE") ||
-      has("CITEXT")) {
-    return "string";
-  }
-  if (has("INT")) {
-    return "integer";
-  }
-  if (has("NUMERIC") || has("DECIMAL") || has("FLOAT") || has("REAL") || has("DOUBLE")) {
-    return "numeric";
-  }
-  if (has("DATE") || has("TIME")) {
-    return "datetime";
-  }
-  return {};
-}
-
-bool castNeedsUsing(const std::string& from, const std::string& to) {
-  if (from.empty() || to.empty() || from == to) {
-    return false;
-  }
-  if (to == "string") {
-    return false;  // every type has an assignment cast to text types
-  }
-  bool numbers = (from == "integer" || from == "numeric") && (to == "integer" || to == "numeric");
-  bool json = from == "json" && to == "json";
-  return !numbers && !json;
 }
 
 std::vector<core::Finding> analyzeRevision(const ParsedRevision& revision,

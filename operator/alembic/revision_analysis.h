@@ -78,12 +78,6 @@ bool isLockRule(const std::string& rule);
 /** The table a rendered SQL statement works on (ALTER TABLE, CREATE INDEX ... ON, ...). */
 std::string statementTable(const std::string& statement);
 
-/** Type family of a rendered SQLAlchemy type ("string", "integer", ..., "" when unknown). */
-std::string typeFamily(const std::string& renderedType);
-
-/** True when ALTER COLUMN ... TYPE from one family to the other needs a USING clause. */
-bool castNeedsUsing(const std::string& fromFamily, const std::string& toFamily);
-
 /** Recommendation shared by every enum finding. */
 extern const char kEnumRecommendation[];
 

@@ -109,6 +109,7 @@ void describeDetails(RevisionOp& op, size_t shift) {
   };
   d.schema = literalOrEmpty(c.kwarg(f == "create_foreign_key" ? "source_schema" : "schema")
                                 .value_or(""));
+  d.nullsNotDistinct = boolKwarg(c, "postgresql_nulls_not_distinct").value_or(false);
   if (f == "create_index") {
     d.columns = nameList(arg(2, "columns"), &d.expressions);
     d.unique = boolKwarg(c, "unique").value_or(false);

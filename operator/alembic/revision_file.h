@@ -21,6 +21,8 @@ struct OpDetails {
   std::vector<std::string> columns;
   bool expressions = false;          // an index element is an expression, e.g. sa.text(...)
   bool unique = false;               // create_index(..., unique=True)
+  /** postgresql_nulls_not_distinct=True: NULLs count as equal under the unique key. */
+  bool nullsNotDistinct = false;
   std::string where;                 // postgresql_where=, as written (partial index)
   std::optional<std::string> whereSql;  // ... when it is SQL text ('...' or sa.text('...'))
   std::string referentTable;         // create_foreign_key

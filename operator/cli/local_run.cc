@@ -116,6 +116,13 @@ void addLocalRunOptions(CLI::App& command, LocalRunOptions& o, bool withIsolatio
   command.add_option("--large-table-rows", o.largeTableRows,
                      "Live tables with at least this many rows are large (NonConcurrentIndex)")
       ->check(CLI::PositiveNumber);
+  command.add_option("--live-check-timeout", o.liveCheckTimeoutSeconds,
+                     "Seconds each read-only check of the live rows may run (statement_timeout, "
+                     "default 10, fractions allowed); a check that does not finish escalates")
+      ->check(CLI::Range(0.001, 3600.0));
+  command.add_option("--live-role", o.liveRole,
+                     "Role without superuser the live checks run as (SET ROLE; the database "
+                     "user must be a member)");
   command.add_flag("--json", o.json, "Print the report as one JSON object on stdout");
   command.add_flag("--ephemeral", o.ephemeral,
                    "Stop and remove a throwaway PostgreSQL this run started");
@@ -153,6 +160,9 @@ int runLocal(pipeline::RunRequest request, const LocalRunOptions& o,
   request.timeout = std::chrono::seconds(o.timeoutSeconds);
   request.lockWait = std::chrono::seconds(o.lockWaitSeconds);
   request.largeTableRows = o.largeTableRows;
+  request.liveCheckTimeout =
+      std::chrono::milliseconds(static_cast<int64_t>(o.liveCheckTimeoutSeconds * 1000.0 + 0.5));
+  request.liveRole = o.liveRole;
   for (const auto& a : o.approvals) {
     request.approvals.rawSQL |= a == "raw-sql";
     request.approvals.destructive |= a == "destructive";

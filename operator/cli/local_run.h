@@ -25,6 +25,8 @@ struct LocalRunOptions {
   int timeoutSeconds = 900;
   int lockWaitSeconds = 60;
   int64_t largeTableRows = 100000;
+  double liveCheckTimeoutSeconds = 10;
+  std::string liveRole;
   bool json = false;
   bool ephemeral = false;
 };

@@ -77,6 +77,12 @@ core::Result<RunSpec> parseRunSpec(const nlohmann::json& run) {
     return invalid("roundtripLast", "must be 0 (no round trip) or more");
   }
   s.largeTableRows = core::intField(spec, "largeTableRows", 100000);
+  s.liveCheckTimeoutSeconds =
+      static_cast<int>(core::intField(spec, "liveCheckTimeoutSeconds", 10));
+  if (s.liveCheckTimeoutSeconds < 1 || s.liveCheckTimeoutSeconds > 3600) {
+    return invalid("liveCheckTimeoutSeconds", "must be between 1 and 3600");
+  }
+  s.liveRole = core::stringField(spec, "liveRole");
   s.head = core::stringField(spec, "head");
   s.revId = core::stringField(spec, "revId");
   if (!s.revId.empty() &&
@@ -109,6 +115,10 @@ pipeline::RunRequest toRunRequest(const RunSpec& spec, const pipeline::RunReques
   r.timeout = std::chrono::seconds(spec.timeoutSeconds);
   r.roundtripLast = spec.roundtripLast;
   r.largeTableRows = spec.largeTableRows;
+  r.liveCheckTimeout = std::chrono::seconds(spec.liveCheckTimeoutSeconds);
+  if (!spec.liveRole.empty()) {
+    r.liveRole = spec.liveRole;
+  }
   r.head = spec.head;
   r.revId = spec.revId;
   r.baseline = spec.baseline;

@@ -41,6 +41,8 @@ struct RunSpec {
   /** 0 turns round trips off (upgrade-only histories). */
   int roundtripLast = 1;
   int64_t largeTableRows = 100000;
+  int liveCheckTimeoutSeconds = 10;
+  std::string liveRole;
   /** revision: the head to build on (alembic's --head, e.g. "expand@head"). */
   std::string head;
   /** revision: the new revision's id (alembic's --rev-id); empty: alembic makes one up. */

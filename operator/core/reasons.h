@@ -141,8 +141,20 @@ inline constexpr char kValuesDoNotFitType[] = "ValuesDoNotFitType";
 inline constexpr char kValuesRoundedByType[] = "ValuesRoundedByType";
 inline constexpr char kOrphanRowsUnderForeignKey[] = "OrphanRowsUnderForeignKey";
 inline constexpr char kRowsViolateCheck[] = "RowsViolateCheck";
-inline constexpr char kLiveChecksSkipped[] = "LiveChecksSkipped";      // info
-inline constexpr char kLiveCheckIncomplete[] = "LiveCheckIncomplete";  // warning
+inline constexpr char kConversionFailsOnLiveRows[] = "ConversionFailsOnLiveRows";
+inline constexpr char kDowngradeConversionFails[] = "DowngradeConversionFails";
+inline constexpr char kLiveChecksSkipped[] = "LiveChecksSkipped";  // info: no live row to meet
+// A data-dependent operation that could not be verified against the live rows (timeout, lock,
+// unreadable database, failed count, an expression or conversion the checks cannot run).
+inline constexpr char kLiveCheckIncomplete[] = "LiveCheckIncomplete";
+// What autogenerate does only half: a widened key whose owned sequence or referencing
+// foreign-key columns stay narrower; model tables in a schema env.py does not compare; a
+// second autogenerate on the migrated scratch database that is not empty.
+inline constexpr char kSequenceNotWidened[] = "SequenceNotWidened";
+inline constexpr char kReferencingColumnNotWidened[] = "ReferencingColumnNotWidened";
+inline constexpr char kSchemaNotCompared[] = "SchemaNotCompared";
+inline constexpr char kAutogenerateNotRepeatable[] = "AutogenerateNotRepeatable";
+inline constexpr char kAutogenerateRepeatUnchecked[] = "AutogenerateRepeatUnchecked";  // info
 // What autogenerate does not compare, compared with the schema at head; escalations when
 // the revision does not carry the difference.
 inline constexpr char kServerDefaultNotCompared[] = "ServerDefaultNotCompared";

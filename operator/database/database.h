@@ -32,10 +32,18 @@ struct ReadOnlyQuery {
 /** Rows of a result as text, column by column; a NULL is nullopt. */
 using QueryRows = std::vector<std::vector<std::optional<std::string>>>;
 
-/** How long a read-only query may run, and wait for a lock, before PostgreSQL cancels it. */
+/**
+ * How long a read-only query may run, and wait for a lock, before PostgreSQL cancels it; and
+ * the role it runs as.
+ */
 struct ReadOnlyLimits {
   std::chrono::milliseconds statementTimeout{10000};
   std::chrono::milliseconds lockTimeout{1000};
+  /**
+   * SET ROLE to this role for the whole session (empty: the connecting user). A role with
+   * superuser is refused: the checks then run with no more than its own privileges.
+   */
+  std::string role;
 };
 
 /**
@@ -85,11 +93,12 @@ class Database {
   /** Databases starting with `prefix`, each with its owner mark and whether the owner lives. */
   virtual core::Result<std::vector<ScratchDatabase>> listScratch(const std::string& prefix) = 0;
   /**
-   * Runs each query on dbName, over one connection, each in its own transaction that is
-   * READ ONLY, with statement_timeout and lock_timeout set for that transaction, as exactly
-   * one statement (extended protocol: a second statement cannot ride along). The outer
-   * error: no connection. An inner error: that query failed (reason Timeout when a timeout
-   * cancelled it); the next query still runs.
+   * Runs each query on dbName, over one connection (as limits.role when set), each in its own
+   * transaction that is READ ONLY, with statement_timeout and lock_timeout set for that
+   * transaction, as exactly one statement (extended protocol: a second statement cannot ride
+   * along). The outer error: no connection, or the role cannot be taken. An inner error: that
+   * query failed (reason Timeout when statement_timeout or lock_timeout cancelled it); the
+   * next query still runs.
    */
   virtual core::Result<std::vector<core::Result<QueryRows>>> queryReadOnly(
       const std::string& dbName, const std::vector<ReadOnlyQuery>& queries,

@@ -69,10 +69,13 @@ std::optional<core::Finding> liveCheckFinding(const LiveCheck& check, const Quer
                                    : std::to_string(n);
   };
   std::string keys =
-      sampleKeys(row.size() > (groups ? 2u : 1u) ? row[groups ? 2 : 1] : std::nullopt);
-  std::string which = keys.empty() ? ""
-                                   : " (" + check.keyLabel + ": " + keys +
-                                         (count > limits.sampleKeys ? ", ..." : "") + ")";
+      check.showKeys
+          ? sampleKeys(row.size() > (groups ? 2u : 1u) ? row[groups ? 2 : 1] : std::nullopt)
+          : std::string();
+  std::string which = !check.showKeys ? " (" + check.keyLabel + ")"
+                      : keys.empty()  ? ""
+                                      : " (" + check.keyLabel + ": " + keys +
+                                           (count > limits.sampleKeys ? ", ..." : "") + ")";
   std::string message;
   std::string recommendation;
   const std::string dataMigration =
@@ -119,6 +122,8 @@ std::optional<core::Finding> liveCheckFinding(const LiveCheck& check, const Quer
       recommendation = "delete, repair or set to NULL the orphan rows first with " + dataMigration +
                        "; the constraint can then be added as generated";
       break;
+    case Kind::kConversion:
+      return std::nullopt;  // a trial answers with an error, not rows (conversionFinding)
     case Kind::kViolations:
       message = check.subject + " cannot be added on the live database: " + bounded(count) +
                 " row(s) violate it" + which;
@@ -129,18 +134,86 @@ std::optional<core::Finding> liveCheckFinding(const LiveCheck& check, const Quer
   return core::Finding{check.code, sev::kEscalation, message, recommendation, file, check.line};
 }
 
-core::Finding liveCheckIncomplete(const LiveCheck& check, const core::Error& error,
-                                  const std::string& file) {
+core::Finding conversionFinding(const LiveCheck& check, const ConversionFailure& failure,
+                                const std::string& file) {
+  std::string where = "row " + std::to_string(failure.row) + " in primary-key order";
+  if (failure.key) {
+    where = check.keyLabel + " " + *failure.key;
+  } else if (!check.showKeys) {
+    where += " (" + check.keyLabel + ")";
+  }
+  std::string error =
+      failure.error + (failure.sqlstate.empty() ? "" : " (SQLSTATE " + failure.sqlstate + ")");
+  if (failure.stage == "back") {
+    return core::Finding{
+        code::kDowngradeConversionFails,
+        sev::kEscalation,
+        "the downgrade of " + check.subject +
+            " fails on the live rows once they are upgraded: "
+            "converting the first failing value back, at " +
+            where + ", PostgreSQL says: " + error,
+        "the upgrade converts values the downgrade cannot take back: keep the wider type, or "
+        "accept that this revision cannot be rolled back once data is written (and say so in "
+        "its downgrade)",
+        file,
+        check.line};
+  }
+  std::string what = failure.stage == "assign" ? "the converted value does not fit the new type"
+                                               : "the conversion raises an error";
   return core::Finding{
-      code::kLiveCheckIncomplete,
-      sev::kWarning,
-      check.subject + " could not be checked against the live rows of " + check.table + ": " +
-          error.message,
-      "the verdict is unknown: check the data by hand before the upgrade runs in production, "
-      "or run again when the table is less busy (the checks are read-only and give up after "
-      "statement_timeout / lock_timeout)",
+      code::kConversionFailsOnLiveRows,
+      sev::kEscalation,
+      check.subject + " fails on the live database: tried read-only over the live rows of " +
+          check.table + ", " + what + " first at " + where + "; PostgreSQL says: " + error,
+      "clean or convert those rows first with a data migration that runs before this revision "
+      "(a script, or a revision approved for raw SQL with --approve raw-sql), or change the "
+      "conversion: set postgresql_using through a process_revision_directives hook in env.py, "
+      "or add a new column, backfill it and drop the old one",
       file,
       check.line};
+}
+
+core::Finding unverifiedFinding(const DataOp& op, const std::string& why,
+                                const LiveCheckLimits& limits, const std::string& file) {
+  const auto ms = limits.query.statementTimeout.count();
+  const std::string seconds =
+      ms % 1000 == 0 ? std::to_string(ms / 1000) : std::to_string(ms / 1000.0).substr(0, 5);
+  return core::Finding{
+      code::kLiveCheckIncomplete,
+      sev::kEscalation,
+      op.subject + " could not be verified against the live rows of " + op.table.display() + ": " +
+          why,
+      "verify it before the upgrade runs on the live database: run alembic-sidecar again where "
+      "the check can finish (--live-check-timeout SECONDS gives each check more than its " +
+          seconds +
+          " s; --live-role ROLE runs the checks as a role without superuser that can read " +
+          op.table.display() + "), or run this read-only query by hand: " + handQuery(op),
+      file,
+      op.line};
+}
+
+std::string serverMessage(std::string_view message) {
+  // The first line of PostgreSQL's error; the rest (LINE 1: ..., a caret) quotes the query.
+  std::string out(message.substr(0, message.find('\n')));
+  for (size_t at; (at = out.find("ERROR:  ")) != std::string::npos;) {
+    out.erase(at, 8);
+  }
+  return withoutValues(out);
+}
+
+std::string unverifiedReason(const core::Error& error, const std::string& table) {
+  const std::string message = serverMessage(error.message);
+  if (error.reason == core::reason::kTimeout) {
+    if (message.find("lock_timeout") != std::string::npos) {
+      return "another session holds a lock on " + table +
+             " that the check could not share; it gave up instead of waiting (" + message + ")";
+    }
+    return "the check did not finish in time (" + message + ")";
+  }
+  if (message.find("permission denied") != std::string::npos) {
+    return "the check is not allowed to read it (" + message + ")";
+  }
+  return "the check failed (" + message + ")";
 }
 
 }  // namespace alembic_sidecar::database

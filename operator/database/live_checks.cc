@@ -1,11 +1,11 @@
 #include "database/live_checks.h"
 
 #include <algorithm>
-#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 
 #include "core/reasons.h"
+#include "database/live_check_findings.h"
 #include "database/sql_guard.h"
 #include "database/sql_types.h"
 
@@ -15,6 +15,7 @@ namespace {
 namespace sev = core::severity;
 namespace code = core::finding;
 using Kind = LiveCheck::Kind;
+using OpKind = DataOp::Kind;
 using alembic::RevisionOp;
 
 std::string joined(const std::vector<std::string>& items, const std::string& sep = ", ") {
@@ -24,8 +25,6 @@ std::string joined(const std::vector<std::string>& items, const std::string& sep
   }
   return out;
 }
-
-TableRef refOf(const RevisionOp& op) { return TableRef{op.details.schema, op.table}; }
 
 /** The last segment of a rendered type: sqlmodel.sql.sqltypes.AutoString(length=20) -> ... */
 std::string shortType(const std::string& rendered) {
@@ -43,26 +42,61 @@ struct Created {
     auto t = columns.find(table);
     return t != columns.end() && t->second.count(name);
   }
+  bool withDefault(const std::string& table, const std::string& name) const {
+    return column(table, name) && columns.at(table).at(name);
+  }
 };
+
+const std::regex& serverDefaultPattern() {
+  static const std::regex kServerDefault(R"(server_default\s*=\s*(?!None\b))");
+  return kServerDefault;
+}
 
 Created createdBy(const alembic::ParsedRevision& revision) {
   Created created;
-  static const std::regex kServerDefault(R"(server_default\s*=\s*(?!None\b))");
   for (const auto& op : revision.upgradeOps) {
     if (op.op == "create_table") {
       created.tables.insert(op.table);
     } else if (op.op == "add_column" && !op.column.empty()) {
-      created.columns[op.table][op.column] = std::regex_search(op.text, kServerDefault);
+      created.columns[op.table][op.column] = std::regex_search(op.text, serverDefaultPattern());
     }
   }
   return created;
 }
 
-/** The text of a primary key for the SQL select list (`prefix` qualifies its columns). */
-std::string keyExpression(const LiveTable& table, const std::string& prefix) {
-  if (table.primaryKey.empty()) {
-    return prefix + "ctid::text";
+/** The sa.Column(...) an add_column op adds: NOT NULL with nothing to fill existing rows. */
+bool requiredWithoutFill(const RevisionOp& op) {
+  for (const auto& arg : op.call.args) {
+    auto call = alembic::parseCall(arg);
+    if (!call || (call->callee != "sa.Column" && call->callee != "Column" &&
+                  call->callee != "sqlalchemy.Column")) {
+      continue;
+    }
+    bool primaryKey = call->kwarg("primary_key").value_or("False") == "True";
+    auto nullable = call->kwarg("nullable");
+    bool notNull = nullable ? *nullable == "False" : primaryKey;
+    auto serverDefault = call->kwarg("server_default");
+    bool filled = (serverDefault && *serverDefault != "None") ||
+                  arg.find("Identity(") != std::string::npos ||
+                  arg.find("Computed(") != std::string::npos;
+    return notNull && !filled;
   }
+  return false;
+}
+
+/** The downgrade's alter_column of the same column, when it changes the type back. */
+const RevisionOp* downgradeAlter(const alembic::ParsedRevision& rev, const RevisionOp& up) {
+  for (const auto& op : rev.downgradeOps) {
+    if (op.op == "alter_column" && op.table == up.table && op.column == up.column &&
+        !op.details.type.empty()) {
+      return &op;
+    }
+  }
+  return nullptr;
+}
+
+/** The key of offending rows for the select list (`prefix` qualifies its columns). */
+std::string keyExpression(const LiveTable& table, const std::string& prefix) {
   if (table.primaryKey.size() == 1) {
     return prefix + quoteIdent(table.primaryKey[0]) + "::text";
   }
@@ -75,236 +109,328 @@ std::string keyExpression(const LiveTable& table, const std::string& prefix) {
 
 std::string keyLabel(const LiveTable& table) {
   if (table.primaryKey.empty()) {
-    return "ctid (the table has no primary key)";
+    return "the table has no primary key: rows are counted, not named";
   }
-  return table.primaryKey.size() == 1 ? "primary key " + table.primaryKey[0]
-                                      : "primary key (" + joined(table.primaryKey) + ")";
+  std::string key =
+      table.primaryKey.size() == 1 ? table.primaryKey[0] : "(" + joined(table.primaryKey) + ")";
+  if (!table.surrogateKey()) {
+    return "the primary key " + key + " is not a surrogate key: its values are not shown";
+  }
+  return "primary key " + key;
 }
 
 std::string offendersSql(const LiveTable& table, const std::string& from,
                          const std::string& keyPrefix, const std::string& condition,
                          const LiveCheckLimits& limits) {
+  const std::string limit = std::to_string(limits.maxOffenders + 1);
+  if (!table.surrogateKey()) {
+    return "SELECT count(*), NULL::text FROM (SELECT 1 FROM " + from + " WHERE " + condition +
+           " LIMIT " + limit + ") AS offenders";
+  }
   return "SELECT count(*), array_to_json((array_agg(k))[1:" + std::to_string(limits.sampleKeys) +
          "])::text FROM (SELECT " + keyExpression(table, keyPrefix) + " AS k FROM " + from +
-         " WHERE " + condition + " LIMIT " + std::to_string(limits.maxOffenders + 1) +
-         ") AS offenders";
+         " WHERE " + condition + " LIMIT " + limit + ") AS offenders";
 }
 
 std::string duplicatesSql(const LiveTable& table, const std::vector<std::string>& columns,
-                          const std::string& predicate, const LiveCheckLimits& limits) {
+                          const std::string& predicate, bool nullsNotDistinct,
+                          const LiveCheckLimits& limits) {
   std::vector<std::string> quoted;
   std::vector<std::string> notNull;
   for (const auto& c : columns) {
     quoted.push_back(quoteIdent(c));
     notNull.push_back(quoteIdent(c) + " IS NOT NULL");
   }
-  std::string where = joined(notNull, " AND ");
+  // NULLS NOT DISTINCT: NULLs are equal under the key, as GROUP BY treats them.
+  std::vector<std::string> where;
+  if (!nullsNotDistinct) {
+    where.push_back(joined(notNull, " AND "));
+  }
   if (!predicate.empty()) {
-    where += " AND (" + predicate + ")";
+    where.push_back("(" + predicate + ")");
+  }
+  const std::string filter = where.empty() ? "" : " WHERE " + joined(where, " AND ");
+  const std::string tail = " GROUP BY " + joined(quoted) + " HAVING count(*) > 1 LIMIT " +
+                           std::to_string(limits.maxOffenders + 1) + ") AS groups";
+  if (!table.surrogateKey()) {
+    return "SELECT count(*), coalesce(sum(n), 0), NULL::text FROM (SELECT count(*) AS n FROM " +
+           table.qualified() + filter + tail;
   }
   std::string key = keyExpression(table, "");
   // min/max keep two keys per group without collecting every key of the table.
   return "SELECT count(*), coalesce(sum(n), 0), array_to_json((array_agg(ARRAY[lo, hi]))[1:" +
          std::to_string(limits.sampleKeys) + "])::text FROM (SELECT count(*) AS n, min(" + key +
-         ") AS lo, max(" + key + ") AS hi FROM " + table.qualified() + " WHERE " + where +
-         " GROUP BY " + joined(quoted) + " HAVING count(*) > 1 LIMIT " +
-         std::to_string(limits.maxOffenders + 1) + ") AS groups";
+         ") AS lo, max(" + key + ") AS hi FROM " + table.qualified() + filter + tail;
 }
 
 class Planner {
  public:
   Planner(const alembic::ParsedRevision& rev, const std::map<TableRef, LiveTable>& tables,
-          const LiveCheckLimits& limits, const std::string& file)
-      : rev_(rev), tables_(tables), limits_(limits), file_(file), created_(createdBy(rev)) {}
+          const LiveCheckLimits& limits, const std::string& file,
+          const std::vector<AlterType>& alters)
+      : rev_(rev), tables_(tables), limits_(limits), file_(file), created_(createdBy(rev)) {
+    plan_.ops = dataOps(rev, alters);
+  }
 
   LiveCheckPlan run() {
-    for (const auto& op : rev_.upgradeOps) {
-      if (op.table.empty() || created_.tables.count(op.table)) {
-        continue;  // a table this revision creates has no live rows yet
-      }
-      if (op.op == "create_index" && op.details.unique) {
-        unique(op, "unique index " + op.name);
-      } else if (op.op == "create_unique_constraint") {
-        unique(op, "unique constraint " + op.name);
-      } else if (op.op == "create_primary_key") {
-        primaryKey(op);
-      } else if (op.op == "alter_column") {
-        alterColumn(op);
-      } else if (op.op == "create_foreign_key") {
-        foreignKey(op);
-      } else if (op.op == "create_check_constraint") {
-        check(op);
+    for (size_t i = 0; i < plan_.ops.size(); ++i) {
+      switch (plan_.ops[i].kind) {
+        case OpKind::kUnique:
+          unique(i);
+          break;
+        case OpKind::kPrimaryKey:
+          primaryKey(i);
+          break;
+        case OpKind::kNotNull:
+          notNull(i);
+          break;
+        case OpKind::kTypeChange:
+          typeChange(i);
+          break;
+        case OpKind::kForeignKey:
+          foreignKey(i);
+          break;
+        case OpKind::kCheck:
+          check(i);
+          break;
+        case OpKind::kRequiredColumn:
+          if (liveTable(i)) {
+            plan_.counted.push_back(CountedOp{i, plan_.ops[i].table, std::nullopt, {}});
+          }
+          break;
       }
     }
     return std::move(plan_);
   }
 
  private:
-  void skip(const RevisionOp& op, const std::string& subject, const std::string& why) {
+  const DataOp& op(size_t i) const { return plan_.ops[i]; }
+  const alembic::OpDetails& details(size_t i) const { return plan_.ops[i].op->details; }
+
+  /** Nothing live to verify: the op meets no row. */
+  void skip(size_t i, const std::string& why) {
     plan_.skipped.push_back(core::Finding{
-        code::kLiveChecksSkipped, sev::kInfo,
-        subject + " was not checked against the live rows: " + why,
-        "nothing to do unless you know of rows it affects; the round trip ran on an empty "
-        "scratch database only",
-        file_, op.line});
+        code::kLiveChecksSkipped, sev::kInfo, op(i).subject + " meets no live row: " + why,
+        "nothing to do: when the upgrade runs there, the table holds only rows written after "
+        "the pending revisions",
+        file_, op(i).line});
   }
 
-  /** The live table of the op, or nullptr after a note saying why there is none. */
-  const LiveTable* liveTable(const RevisionOp& op, const std::string& subject) {
-    auto it = tables_.find(refOf(op));
+  /** The op cannot be checked against rows that exist: an escalation. */
+  void unverified(size_t i, const std::string& why) {
+    plan_.unverified.push_back(unverifiedFinding(op(i), why, limits_, file_));
+  }
+
+  /** The live table of the op, or nullptr after a note saying there is none. */
+  const LiveTable* liveTable(size_t i) {
+    auto it = tables_.find(op(i).table);
     if (it != tables_.end()) {
       return &it->second;
     }
-    skip(op, subject,
-         "the live database has no table " + refOf(op).display() +
-             " (it may not be at the history's head yet)");
+    skip(i, "the live database has no table " + op(i).table.display() +
+                " (it is not at the history's head yet)");
     return nullptr;
   }
 
-  /** False (after a note) when a column is neither live nor added by this revision. */
-  bool columnsKnown(const RevisionOp& op, const LiveTable& table,
-                    const std::vector<std::string>& columns, const std::string& subject) {
+  /** False (after an escalation) when a column is neither live nor added by this revision. */
+  bool columnsKnown(size_t i, const LiveTable& table, const std::vector<std::string>& columns) {
     for (const auto& c : columns) {
-      if (!table.columnTypes.count(c) && !created_.column(op.table, c)) {
-        skip(op, subject, "the live table " + table.name + " has no column " + c);
+      if (!table.columnTypes.count(c) && !created_.column(op(i).op->table, c)) {
+        unverified(i, "the live table " + table.name + " has no column " + c +
+                          " (the live database is not at the history's head), so the rows the "
+                          "pending revisions leave cannot be read");
         return false;
       }
     }
     return true;
   }
 
-  void add(const RevisionOp& op, const LiveTable& table, Kind kind, const char* findingCode,
-           std::string subject, std::string sql) {
-    plan_.checks.push_back(LiveCheck{kind,
-                                     findingCode,
-                                     std::move(subject),
-                                     op.table,
-                                     keyLabel(table),
-                                     op.line,
-                                     {std::move(sql), {}}});
+  void add(size_t i, const LiveTable& table, Kind kind, const char* findingCode, std::string sql) {
+    plan_.checks.push_back(LiveCheck{kind, findingCode, op(i).subject, op(i).op->table,
+                                     keyLabel(table), table.surrogateKey(), op(i).line,
+                                     ReadOnlyQuery{std::move(sql), {}}, i});
   }
 
-  void unique(const RevisionOp& op, const std::string& what) {
-    std::string subject = what + " on " + op.table + " (" + joined(op.details.columns) + ")";
-    const LiveTable* table = liveTable(op, subject);
+  /** The op holds when the table has at most `maxRows` rows (checked by its row count). */
+  void countUpTo(size_t i, int64_t maxRows, std::string beyond) {
+    plan_.counted.push_back(CountedOp{i, op(i).table, maxRows, std::move(beyond)});
+  }
+
+  /** Duplicate check of a unique key; false when it planned nothing (decided otherwise). */
+  void unique(size_t i) {
+    const auto& d = details(i);
+    const LiveTable* table = liveTable(i);
     if (table == nullptr) {
       return;
     }
-    if (op.details.expressions || op.details.columns.empty()) {
-      skip(op, subject, "it indexes expressions, not plain columns");
+    if (d.expressions || d.columns.empty()) {
+      unverified(i, "it indexes expressions, not plain columns, which the checks do not evaluate");
       return;
     }
     std::string predicate;
-    if (!op.details.where.empty()) {
-      if (!op.details.whereSql) {
-        skip(op, subject, "its postgresql_where is not SQL text");
+    if (!d.where.empty()) {
+      if (!d.whereSql) {
+        unverified(i, "its postgresql_where is a SQLAlchemy expression, not SQL text");
         return;
       }
-      if (auto why = expressionRejection(*op.details.whereSql)) {
-        skip(op, subject, "its predicate is not evaluated: " + *why);
+      if (auto why = expressionRejection(*d.whereSql)) {
+        unverified(i, "its predicate is not evaluated on the live database: " + *why);
         return;
       }
-      predicate = *op.details.whereSql;
+      predicate = *d.whereSql;
     }
-    if (!columnsKnown(op, *table, op.details.columns, subject)) {
+    if (!columnsKnown(i, *table, d.columns)) {
       return;
     }
-    for (const auto& c : op.details.columns) {
-      if (created_.column(op.table, c)) {
-        if (created_.columns.at(op.table).at(c)) {
-          skip(op, subject, "column " + c + " is added by this revision with a server default");
-        }
-        return;  // a new column without a default is NULL in every row: no duplicates
+    for (const auto& c : d.columns) {
+      if (!created_.column(op(i).op->table, c)) {
+        continue;
       }
+      if (created_.withDefault(op(i).op->table, c)) {
+        countUpTo(i, 1,
+                  "column " + c +
+                      " is added by this revision with a server default, which "
+                      "every existing row gets: whether those values collide is not known");
+      } else if (d.nullsNotDistinct) {
+        countUpTo(i, 1,
+                  "column " + c +
+                      " is added by this revision and NULL in every existing "
+                      "row, and NULLS NOT DISTINCT makes those NULLs equal");
+      }
+      return;  // a new column without a default is NULL in every row: no duplicates
     }
-    add(op, *table, Kind::kDuplicates, code::kDuplicateRowsUnderUnique, subject,
-        duplicatesSql(*table, op.details.columns, predicate, limits_));
+    add(i, *table, Kind::kDuplicates, code::kDuplicateRowsUnderUnique,
+        duplicatesSql(*table, d.columns, predicate, d.nullsNotDistinct, limits_));
   }
 
-  void primaryKey(const RevisionOp& op) {
-    unique(op, "primary key " + op.name);
-    auto it = tables_.find(refOf(op));
-    if (it == tables_.end() || op.details.expressions) {
+  void primaryKey(size_t i) {
+    unique(i);
+    auto it = tables_.find(op(i).table);
+    if (it == tables_.end() || details(i).expressions) {
       return;
     }
-    for (const auto& c : op.details.columns) {
+    for (const auto& c : details(i).columns) {
       if (it->second.columnTypes.count(c)) {
-        add(op, it->second, Kind::kNulls, code::kNullRowsUnderNotNull,
-            "primary key " + op.name + " on " + op.table + " (NOT NULL " + c + ")",
+        add(i, it->second, Kind::kNulls, code::kNullRowsUnderNotNull,
             offendersSql(it->second, it->second.qualified(), "", quoteIdent(c) + " IS NULL",
                          limits_));
+      } else if (created_.column(op(i).op->table, c) && !created_.withDefault(op(i).op->table, c)) {
+        countUpTo(i, 0,
+                  "column " + c + " is added by this revision and NULL in every existing row");
       }
     }
   }
 
-  void alterColumn(const RevisionOp& op) {
-    const auto& d = op.details;
-    bool setsNotNull = d.nullable == false;
-    if (!setsNotNull && d.type.empty()) {
+  void notNull(size_t i) {
+    const LiveTable* table = liveTable(i);
+    if (table == nullptr || !columnsKnown(i, *table, {op(i).op->column})) {
       return;
     }
-    std::string column = op.table + "." + op.column;
-    std::string subject =
-        setsNotNull ? "SET NOT NULL on " + column : "the type change of " + column;
-    if (created_.column(op.table, op.column)) {
-      return;  // altering a column this revision adds: nothing live to test
-    }
-    const LiveTable* table = liveTable(op, subject);
-    if (table == nullptr || !columnsKnown(op, *table, {op.column}, subject)) {
+    add(i, *table, Kind::kNulls, code::kNullRowsUnderNotNull,
+        offendersSql(*table, table->qualified(), "", quoteIdent(op(i).op->column) + " IS NULL",
+                     limits_));
+  }
+
+  void typeChange(size_t i) {
+    const auto& d = details(i);
+    const std::string& column = op(i).op->column;
+    const LiveTable* table = liveTable(i);
+    if (table == nullptr || !columnsKnown(i, *table, {column})) {
       return;
     }
-    std::string c = quoteIdent(op.column);
-    if (setsNotNull) {
-      add(op, *table, Kind::kNulls, code::kNullRowsUnderNotNull, subject,
-          offendersSql(*table, table->qualified(), "", c + " IS NULL", limits_));
-    }
-    if (d.type.empty()) {
-      return;
-    }
-    SqlType from = fromPostgres(table->columnTypes.at(op.column));
+    SqlType from = fromPostgres(table->columnTypes.at(column));
     SqlType to = fromSqlAlchemy(d.type);
-    std::string change = "changing " + column + " from " + from.text + " to " + shortType(d.type);
-    if (!d.postgresqlUsing.empty()) {
-      skip(op, change, "postgresql_using decides the conversion");
-      return;
+    plan_.ops[i].subject = "changing " + op(i).op->table + "." + column + " from " + from.text +
+                           " to " + shortType(d.type);
+    std::string usingSql;
+    if (op(i).alter) {
+      usingSql = op(i).alter->usingSql;
+    } else if (!d.postgresqlUsing.empty()) {
+      auto literal = alembic::stringLiteral(d.postgresqlUsing);
+      if (!literal) {
+        unverified(i,
+                   "its postgresql_using is not a string literal, and the upgrade's SQL could "
+                   "not be rendered offline to read it");
+        return;
+      }
+      usingSql = *literal;
     }
-    FitConditions fit = fitConditions(from, to, c);
-    if (fit.untestable) {
-      skip(op, change, "PostgreSQL 15 cannot test that conversion without performing it");
-      return;
+    const std::string c = quoteIdent(column);
+    if (usingSql.empty() && conversionIsLossless(from, to)) {
+      return;  // a widening: every value converts unchanged
     }
+    FitConditions fit = usingSql.empty() ? fitConditions(from, to, c) : FitConditions{"", "", true};
     if (!fit.fails.empty()) {
-      add(op, *table, Kind::kDoesNotFit, code::kValuesDoNotFitType, change,
+      add(i, *table, Kind::kDoesNotFit, code::kValuesDoNotFitType,
           offendersSql(*table, table->qualified(), "", c + " IS NOT NULL AND (" + fit.fails + ")",
                        limits_));
     }
     if (!fit.rounds.empty()) {
-      add(op, *table, Kind::kRounded, code::kValuesRoundedByType, change,
+      add(i, *table, Kind::kRounded, code::kValuesRoundedByType,
           offendersSql(*table, table->qualified(), "", c + " IS NOT NULL AND (" + fit.rounds + ")",
                        limits_));
     }
+    // Where the classifier knows both types and no USING decides, the conditions above are
+    // the exact predicate of the assignment cast's failure: they are the trial. Otherwise
+    // (USING, dates, domains, arrays, json, enums, custom types) the conversion is tried.
+    if (usingSql.empty() && !fit.untestable) {
+      return;
+    }
+    const std::string& newType = op(i).newType;
+    if (newType.empty()) {
+      unverified(i, "the new type " + shortType(d.type) +
+                        " is not one the checks can name in SQL, and the upgrade's SQL could "
+                        "not be rendered offline (alembic upgrade --sql) to read it");
+      return;
+    }
+    if (auto why = typeRejection(newType)) {
+      unverified(i, "the new type " + newType + " is not declared on the live database: " + *why);
+      return;
+    }
+    if (!usingSql.empty()) {
+      if (auto why = expressionRejection(usingSql)) {
+        unverified(i, "its USING expression is not evaluated on the live database: " + *why);
+        return;
+      }
+    }
+    ConversionTrialSpec spec;
+    spec.qualifiedTable = table->qualified();
+    spec.alias = table->name;
+    spec.keyColumns = table->primaryKey;
+    spec.showKey = table->surrogateKey();
+    spec.column = column;
+    spec.newType = newType;
+    spec.usingSql = usingSql;
+    // The downgrade converts the upgraded values back; tried where it casts (no USING of its
+    // own, which would name columns of the upgraded table).
+    if (const RevisionOp* down = downgradeAlter(rev_, *op(i).op);
+        down != nullptr && down->details.postgresqlUsing.empty() && !typeRejection(from.text)) {
+      spec.backType = from.text;
+    }
+    add(i, *table, Kind::kConversion, code::kConversionFailsOnLiveRows, conversionTrialSql(spec));
   }
 
-  void foreignKey(const RevisionOp& op) {
-    const auto& d = op.details;
-    std::string subject = "foreign key " + op.name + " from " + op.table + " (" +
-                          joined(d.columns) + ") to " + d.referentTable + " (" +
-                          joined(d.referentColumns) + ")";
-    const LiveTable* table = liveTable(op, subject);
+  void foreignKey(size_t i) {
+    const auto& d = details(i);
+    const LiveTable* table = liveTable(i);
     if (table == nullptr) {
       return;
     }
     if (d.expressions || d.columns.empty() || d.columns.size() != d.referentColumns.size()) {
-      skip(op, subject, "its column lists are not plain names of the same length");
+      unverified(i, "its column lists are not plain names of the same length");
       return;
     }
-    if (!columnsKnown(op, *table, d.columns, subject)) {
+    if (!columnsKnown(i, *table, d.columns)) {
       return;
     }
     for (const auto& c : d.columns) {
-      if (created_.column(op.table, c)) {
-        if (created_.columns.at(op.table).at(c)) {
-          skip(op, subject, "column " + c + " is added by this revision with a server default");
+      if (created_.column(op(i).op->table, c)) {
+        if (created_.withDefault(op(i).op->table, c)) {
+          countUpTo(i, 0,
+                    "column " + c +
+                        " is added by this revision with a server default, which "
+                        "every existing row gets: whether " +
+                        d.referentTable + " holds that value is not known");
         }
         return;  // NULL in every existing row: no orphans
       }
@@ -317,61 +443,64 @@ class Planner {
     auto referent = tables_.find(referentRef);
     if (referent == tables_.end()) {
       if (!created_.tables.count(d.referentTable)) {
-        skip(op, subject,
-             "the live database has no table " + referentRef.display() +
-                 " (it may not be at the history's head yet)");
+        unverified(i, "the live database has no table " + referentRef.display() +
+                          " (it is not at the history's head), so what the live rows of " +
+                          op(i).op->table + " reference cannot be read");
         return;
       }
       // The referent is created by this revision: empty, so every non-NULL key is an orphan.
     } else {
       std::vector<std::string> match;
-      for (size_t i = 0; i < d.columns.size(); ++i) {
-        if (!referent->second.columnTypes.count(d.referentColumns[i])) {
-          skip(op, subject,
-               "the live table " + d.referentTable + " has no column " + d.referentColumns[i]);
+      for (size_t k = 0; k < d.columns.size(); ++k) {
+        if (!referent->second.columnTypes.count(d.referentColumns[k])) {
+          unverified(i, "the live table " + d.referentTable + " has no column " +
+                            d.referentColumns[k] +
+                            " (the live database is not at the history's "
+                            "head)");
           return;
         }
-        match.push_back("ref." + quoteIdent(d.referentColumns[i]) + " = src." +
-                        quoteIdent(d.columns[i]));
+        match.push_back("ref." + quoteIdent(d.referentColumns[k]) + " = src." +
+                        quoteIdent(d.columns[k]));
       }
       conditions.push_back("NOT EXISTS (SELECT 1 FROM " + referent->second.qualified() +
                            " AS ref WHERE " + joined(match, " AND ") + ")");
     }
-    add(op, *table, Kind::kOrphans, code::kOrphanRowsUnderForeignKey, subject,
+    add(i, *table, Kind::kOrphans, code::kOrphanRowsUnderForeignKey,
         offendersSql(*table, table->qualified() + " AS src", "src.", joined(conditions, " AND "),
                      limits_));
   }
 
-  void check(const RevisionOp& op) {
-    const auto& d = op.details;
-    std::string shown = d.conditionSql ? *d.conditionSql : d.condition;
-    std::string subject = "check constraint " + op.name + " on " + op.table + " (" + shown + ")";
-    const LiveTable* table = liveTable(op, subject);
+  void check(size_t i) {
+    const auto& d = details(i);
+    const LiveTable* table = liveTable(i);
     if (table == nullptr) {
       return;
     }
     if (!d.conditionSql) {
-      skip(op, subject, "its condition is a SQLAlchemy expression, not SQL text");
+      unverified(i, "its condition is a SQLAlchemy expression, not SQL text");
       return;
     }
     if (auto why = expressionRejection(*d.conditionSql)) {
-      skip(op, subject, "its condition is not evaluated: " + *why);
+      unverified(i, "its condition is not evaluated on the live database: " + *why);
       return;
     }
-    auto added = created_.columns.find(op.table);
+    auto added = created_.columns.find(op(i).op->table);
     if (added != created_.columns.end()) {
       for (const auto& [column, _] : added->second) {
         if (std::regex_search(
                 *d.conditionSql,
                 std::regex("\\b" + std::regex_replace(column, std::regex(R"(\W)"), R"(\$&)") +
                            "\\b"))) {
-          skip(op, subject, "it uses column " + column + ", which this revision adds");
+          countUpTo(i, 0,
+                    "it uses column " + column +
+                        ", which this revision adds, so the "
+                        "condition cannot be evaluated before the upgrade");
           return;
         }
       }
     }
     // A row violates a CHECK only when the condition is false (NULL passes).
-    add(op, *table, Kind::kViolations, code::kRowsViolateCheck, subject,
+    add(i, *table, Kind::kViolations, code::kRowsViolateCheck,
         offendersSql(*table, table->qualified(), "", "NOT (" + *d.conditionSql + ")", limits_));
   }
 
@@ -385,107 +514,70 @@ class Planner {
 
 }  // namespace
 
-std::string LiveTable::qualified() const { return quoteIdent(schema) + "." + quoteIdent(name); }
-
-std::vector<TableRef> tablesToInspect(const alembic::ParsedRevision& revision) {
+std::vector<DataOp> dataOps(const alembic::ParsedRevision& revision,
+                            const std::vector<AlterType>& alters) {
   Created created = createdBy(revision);
-  std::vector<TableRef> out;
-  auto addRef = [&](const TableRef& ref) {
-    if (!ref.name.empty() && !created.tables.count(ref.name) &&
-        std::find(out.begin(), out.end(), ref) == out.end()) {
-      out.push_back(ref);
-    }
+  std::vector<DataOp> out;
+  auto push = [&](OpKind kind, const RevisionOp& op, std::string subject) {
+    DataOp d;
+    d.kind = kind;
+    d.op = &op;
+    d.table = TableRef{op.details.schema, op.table};
+    d.subject = std::move(subject);
+    d.line = op.line;
+    out.push_back(std::move(d));
+    return &out.back();
   };
   for (const auto& op : revision.upgradeOps) {
-    if (op.op == "execute" || op.op == "drop_table") {
-      continue;
+    if (op.table.empty() || created.tables.count(op.table)) {
+      continue;  // a table this revision creates has no live rows yet
     }
-    addRef(refOf(op));
-    if (op.op == "create_foreign_key") {
-      addRef(TableRef{op.details.referentSchema, op.details.referentTable});
-    }
-  }
-  return out;
-}
-
-ReadOnlyQuery catalogQuery(const std::vector<TableRef>& tables) {
-  nlohmann::json refs = nlohmann::json::array();
-  for (const auto& t : tables) {
-    refs.push_back({t.schema, t.name});
-  }
-  // to_regclass resolves a name as the migration will (search_path), takes no lock and
-  // yields NULL for a table that does not exist.
-  return ReadOnlyQuery{
-      "SELECT r.ord - 1, n.nspname, c.relname, c.reltuples::bigint, "
-      "(SELECT json_agg(a.attname ORDER BY k.i)::text FROM pg_index i "
-      "CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, i) "
-      "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
-      "WHERE i.indrelid = c.oid AND i.indisprimary), "
-      "(SELECT json_object_agg(a.attname, format_type(a.atttypid, a.atttypmod))::text "
-      "FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) "
-      "FROM json_array_elements($1::json) WITH ORDINALITY AS r(t, ord) "
-      "LEFT JOIN pg_class c ON c.oid = to_regclass(CASE WHEN r.t->>0 = '' "
-      "THEN quote_ident(r.t->>1) ELSE quote_ident(r.t->>0) || '.' || quote_ident(r.t->>1) END) "
-      "AND c.relkind IN ('r', 'p') "
-      "LEFT JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY r.ord",
-      {refs.dump()}};
-}
-
-std::map<TableRef, LiveTable> readCatalog(const std::vector<TableRef>& tables,
-                                          const QueryRows& rows) {
-  std::map<TableRef, LiveTable> out;
-  for (const auto& row : rows) {
-    if (row.size() < 6 || !row[1] || !row[2]) {
-      continue;  // no such table
-    }
-    auto index = integerField(row[0]);
-    if (!index || *index < 0 || static_cast<size_t>(*index) >= tables.size()) {
-      continue;
-    }
-    LiveTable table;
-    table.schema = *row[1];
-    table.name = *row[2];
-    table.reltuples = integerField(row[3]).value_or(-1);
-    auto pk = nlohmann::json::parse(row[4].value_or("[]"), nullptr, false);
-    if (pk.is_array()) {
-      for (const auto& c : pk) {
-        if (c.is_string()) {
-          table.primaryKey.push_back(c.get<std::string>());
+    const auto& d = op.details;
+    const std::string cols = " on " + op.table + " (" + joined(d.columns) + ")";
+    if (op.op == "create_index" && d.unique) {
+      push(OpKind::kUnique, op, "unique index " + op.name + cols);
+    } else if (op.op == "create_unique_constraint") {
+      push(OpKind::kUnique, op, "unique constraint " + op.name + cols);
+    } else if (op.op == "create_primary_key") {
+      push(OpKind::kPrimaryKey, op, "primary key " + op.name + cols);
+    } else if (op.op == "alter_column" && !created.column(op.table, op.column)) {
+      const std::string column = op.table + "." + op.column;
+      if (d.nullable == false) {
+        push(OpKind::kNotNull, op, "SET NOT NULL on " + column);
+      }
+      if (!d.type.empty()) {
+        DataOp* change =
+            push(OpKind::kTypeChange, op, "changing " + column + " to " + shortType(d.type));
+        for (const auto& a : alters) {
+          if (a.table == op.table && a.column == op.column &&
+              (a.schema.empty() || d.schema.empty() || a.schema == d.schema)) {
+            change->alter = a;
+          }
         }
+        change->newType =
+            change->alter ? change->alter->type : fromSqlAlchemy(d.type).sql().value_or("");
       }
+    } else if (op.op == "create_foreign_key") {
+      push(OpKind::kForeignKey, op,
+           "foreign key " + op.name + " from " + op.table + " (" + joined(d.columns) + ") to " +
+               d.referentTable + " (" + joined(d.referentColumns) + ")");
+    } else if (op.op == "create_check_constraint") {
+      std::string shown = d.conditionSql ? *d.conditionSql : d.condition;
+      push(OpKind::kCheck, op,
+           "check constraint " + op.name + " on " + op.table + " (" + shown + ")");
+    } else if (op.op == "add_column" && requiredWithoutFill(op)) {
+      push(OpKind::kRequiredColumn, op,
+           "NOT NULL column " + op.table + "." + op.column + " without a server default");
     }
-    auto columns = nlohmann::json::parse(row[5].value_or("{}"), nullptr, false);
-    if (columns.is_object()) {
-      for (const auto& [name, type] : columns.items()) {
-        table.columnTypes[name] = type.is_string() ? type.get<std::string>() : "";
-      }
-    }
-    out[tables[static_cast<size_t>(*index)]] = std::move(table);
   }
   return out;
-}
-
-ReadOnlyQuery rowCountQuery(const LiveTable& table, int64_t limit) {
-  return ReadOnlyQuery{"SELECT count(*) FROM (SELECT 1 FROM " + table.qualified() + " LIMIT " +
-                           std::to_string(limit + 1) + ") AS s",
-                       {}};
 }
 
 LiveCheckPlan planLiveChecks(const alembic::ParsedRevision& revision,
                              const std::map<TableRef, LiveTable>& tables,
-                             const LiveCheckLimits& limits, const std::string& file) {
-  return Planner(revision, tables, limits, file).run();
-}
-
-std::optional<int64_t> integerField(const std::optional<std::string>& field) {
-  if (!field || field->empty()) {
-    return std::nullopt;
-  }
-  try {
-    return std::stoll(*field);
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+                             const LiveCheckLimits& limits, const std::string& file,
+                             const std::vector<AlterType>& alters) {
+  return Planner(revision, tables, limits, file, alters).run();
 }
 
 }  // namespace alembic_sidecar::database

@@ -31,10 +31,11 @@ std::vector<std::string> catalogQueries() {
   const std::string userSchemas = kUserSchemas;
   return {
       // Tables.
-      "SELECT 'table', n.nspname || '.' || c.relname, 'relkind ' || c.relkind::text || ' persistence ' "
+      "SELECT 'table', n.nspname || '.' || c.relname, 'relkind ' || c.relkind::text || ' "
+      "persistence ' "
       "|| c.relpersistence::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-      "WHERE c.relkind IN ('r', 'p', 'f') AND " + userSchemas + " AND " +
-          notExtensionMember("pg_class", "c.oid"),
+      "WHERE c.relkind IN ('r', 'p', 'f') AND " +
+          userSchemas + " AND " + notExtensionMember("pg_class", "c.oid"),
       // Columns of tables and views.
       "SELECT 'column', n.nspname || '.' || c.relname || '.' || a.attname, "
       "format_type(a.atttypid, a.atttypmod) "
@@ -51,23 +52,26 @@ std::vector<std::string> catalogQueries() {
       "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
       "LEFT JOIN pg_collation co ON co.oid = a.attcollation "
       "WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm') AND a.attnum > 0 AND NOT a.attisdropped "
-      "AND " + userSchemas + " AND " + notExtensionMember("pg_class", "c.oid"),
+      "AND " +
+          userSchemas + " AND " + notExtensionMember("pg_class", "c.oid"),
       // Indexes (keyed by their table).
       "SELECT 'index', n.nspname || '.' || ct.relname || '.' || ci.relname, "
       "pg_get_indexdef(i.indexrelid) FROM pg_index i "
       "JOIN pg_class ci ON ci.oid = i.indexrelid JOIN pg_class ct ON ct.oid = i.indrelid "
-      "JOIN pg_namespace n ON n.oid = ci.relnamespace WHERE " + userSchemas + " AND " +
-          notExtensionMember("pg_class", "ct.oid"),
+      "JOIN pg_namespace n ON n.oid = ci.relnamespace WHERE " +
+          userSchemas + " AND " + notExtensionMember("pg_class", "ct.oid"),
       // Table constraints.
       "SELECT 'constraint', n.nspname || '.' || c.relname || '.' || con.conname, "
       "con.contype::text || ' ' || pg_get_constraintdef(con.oid) FROM pg_constraint con "
       "JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-      "WHERE " + userSchemas + " AND " + notExtensionMember("pg_class", "c.oid"),
+      "WHERE " +
+          userSchemas + " AND " + notExtensionMember("pg_class", "c.oid"),
       // Native enum types and their labels in order.
       "SELECT 'enum', n.nspname || '.' || t.typname, "
       "string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) FROM pg_type t "
       "JOIN pg_enum e ON e.enumtypid = t.oid JOIN pg_namespace n ON n.oid = t.typnamespace "
-      "WHERE " + userSchemas + " AND " + notExtensionMember("pg_type", "t.oid") +
+      "WHERE " +
+          userSchemas + " AND " + notExtensionMember("pg_type", "t.oid") +
           " GROUP BY n.nspname, t.typname",
       // Sequences, with what owns them.
       "SELECT 'sequence', n.nspname || '.' || c.relname, format_type(s.seqtypid, NULL) || "
@@ -80,8 +84,8 @@ std::vector<std::string> catalogQueries() {
       "  WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid "
       "  AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') LIMIT 1), '') "
       "FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid "
-      "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE " + userSchemas + " AND " +
-          notExtensionMember("pg_class", "c.oid"),
+      "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE " +
+          userSchemas + " AND " + notExtensionMember("pg_class", "c.oid"),
       // Views and materialized views.
       "SELECT CASE c.relkind WHEN 'm' THEN 'materialized-view' ELSE 'view' END, "
       "n.nspname || '.' || c.relname, pg_get_viewdef(c.oid, true) FROM pg_class c "
@@ -91,8 +95,8 @@ std::vector<std::string> catalogQueries() {
       "SELECT 'function', n.nspname || '.' || p.proname || '(' || "
       "pg_get_function_identity_arguments(p.oid) || ')', 'md5 ' || md5(pg_get_functiondef(p.oid)) "
       "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-      "WHERE p.prokind IN ('f', 'p') AND " + userSchemas + " AND " +
-          notExtensionMember("pg_proc", "p.oid"),
+      "WHERE p.prokind IN ('f', 'p') AND " +
+          userSchemas + " AND " + notExtensionMember("pg_proc", "p.oid"),
       // Triggers written by people (not the internal ones behind foreign keys).
       "SELECT 'trigger', n.nspname || '.' || c.relname || '.' || tg.tgname, "
       "pg_get_triggerdef(tg.oid) FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid "
@@ -171,10 +175,10 @@ class PgScratchLease : public ScratchLease {
 struct PgDatabase::Sessions {
   std::map<std::string, std::unique_ptr<pqxx::connection>> open;
 
-  pqxx::connection& to(const ConnectionInfo& server, const std::string& dbName) {
+  pqxx::connection& to(const std::string& dbName, const std::string& conninfo) {
     auto& conn = open[dbName];
     if (!conn || !conn->is_open()) {
-      conn = std::make_unique<pqxx::connection>(server.withDatabase(dbName).libpqConninfo());
+      conn = std::make_unique<pqxx::connection>(conninfo);
     }
     return *conn;
   }
@@ -184,15 +188,43 @@ struct PgDatabase::Sessions {
 
 PgDatabase::~PgDatabase() = default;
 
-PgDatabase::PgDatabase(ConnectionInfo connection, core::RedactorPtr redactor, Sleeper sleeper)
+PgDatabase::PgDatabase(ConnectionInfo connection, core::RedactorPtr redactor, Sleeper sleeper,
+                       SessionLimits limits)
     : connection_(std::move(connection)),
       redactor_(std::move(redactor)),
-      sleeper_(sleeper ? std::move(sleeper)
-                       : Sleeper([](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); })),
+      sleeper_(sleeper ? std::move(sleeper) : Sleeper([](std::chrono::milliseconds d) {
+        std::this_thread::sleep_for(d);
+      })),
+      limits_(limits),
       sessions_(std::make_unique<Sessions>()) {
   if (redactor_) {
     redactor_->add(connection_.password);
   }
+}
+
+std::string PgDatabase::conninfo(const std::string& dbName, Access access,
+                                 int connectTimeoutSeconds) const {
+  ConnectionInfo info = dbName.empty() ? connection_ : connection_.withDatabase(dbName);
+  auto ms = [](std::chrono::milliseconds d) {
+    return std::to_string(std::max<int64_t>(1, d.count()));
+  };
+  const bool admin = access == Access::kAdmin;
+  std::string options =
+      "-c statement_timeout=" +
+      ms(admin ? std::max(limits_.statementTimeout, limits_.adminStatementTimeout)
+               : limits_.statementTimeout) +
+      " -c lock_timeout=" + ms(limits_.lockTimeout) +
+      " -c idle_in_transaction_session_timeout=" + ms(limits_.idleInTransactionTimeout) +
+      (admin ? "" : " -c default_transaction_read_only=on");
+  // After the URL's own options, so that ours win where both set one.
+  auto own = std::find_if(info.params.begin(), info.params.end(),
+                          [](const auto& p) { return p.first == "options"; });
+  if (own == info.params.end()) {
+    info.params.emplace_back("options", options);
+  } else {
+    own->second += " " + options;
+  }
+  return info.libpqConninfo(connectTimeoutSeconds);
 }
 
 std::string PgDatabase::describe(const std::exception& e) const {
@@ -236,7 +268,7 @@ core::Status PgDatabase::probe(const ProbePolicy& policy) {
   while (true) {
     ++attempts;
     try {
-      pqxx::connection conn{connection_.libpqConninfo(policy.connectTimeoutSeconds)};
+      pqxx::connection conn{conninfo("", Access::kReadOnly, policy.connectTimeoutSeconds)};
       pqxx::nontransaction tx{conn};
       tx.exec("SELECT 1");
       return {};
@@ -261,7 +293,7 @@ core::Status PgDatabase::probe(const ProbePolicy& policy) {
 
 core::Status PgDatabase::createDatabase(const std::string& name) {
   try {
-    pqxx::connection conn{connection_.libpqConninfo()};
+    pqxx::connection conn{conninfo("", Access::kAdmin)};
     pqxx::nontransaction tx{conn};
     tx.exec("CREATE DATABASE " + tx.quote_name(name));
     if (auto lease = lease_.lock()) {
@@ -286,7 +318,7 @@ core::Status PgDatabase::createDatabase(const std::string& name) {
 core::Status PgDatabase::dropDatabase(const std::string& name) {
   sessions_->drop(name);
   try {
-    pqxx::connection conn{connection_.libpqConninfo()};
+    pqxx::connection conn{conninfo("", Access::kAdmin)};
     pqxx::nontransaction tx{conn};
     // WITH (FORCE) ends sessions alembic may have left behind (PostgreSQL 13+).
     tx.exec("DROP DATABASE IF EXISTS " + tx.quote_name(name) + " WITH (FORCE)");
@@ -298,7 +330,7 @@ core::Status PgDatabase::dropDatabase(const std::string& name) {
 
 core::Result<std::vector<std::string>> PgDatabase::listDatabases(const std::string& prefix) {
   try {
-    pqxx::connection conn{connection_.libpqConninfo()};
+    pqxx::connection conn{conninfo("")};
     pqxx::nontransaction tx{conn};
     auto rows = tx.exec_params(
         "SELECT datname FROM pg_database WHERE left(datname, length($1)) = $1 ORDER BY datname",
@@ -328,7 +360,7 @@ const std::string& fingerprintStatement() {
 core::Result<std::vector<CatalogObject>> PgDatabase::readCatalog(const std::string& dbName) {
   const std::string& kAll = fingerprintStatement();
   try {
-    pqxx::work tx{sessions_->to(connection_, dbName)};
+    pqxx::work tx{sessions_->to(dbName, conninfo(dbName))};
     tx.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
     std::vector<CatalogObject> objects;
     for (const auto& row : tx.exec(kAll)) {
@@ -354,7 +386,7 @@ core::Result<SchemaFingerprint> PgDatabase::fingerprint(const std::string& dbNam
 core::Result<int64_t> PgDatabase::countRows(const std::string& dbName, const std::string& schema,
                                             const std::string& table, int64_t limit) {
   try {
-    pqxx::connection conn{connection_.withDatabase(dbName).libpqConninfo()};
+    pqxx::connection conn{conninfo(dbName)};
     pqxx::nontransaction tx{conn};
     auto exists = tx.exec_params(
         "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -374,7 +406,7 @@ core::Result<int64_t> PgDatabase::countRows(const std::string& dbName, const std
 core::Result<std::vector<std::string>> PgDatabase::enumLabels(const std::string& dbName,
                                                               const std::string& typeName) {
   try {
-    pqxx::connection conn{connection_.withDatabase(dbName).libpqConninfo()};
+    pqxx::connection conn{conninfo(dbName)};
     pqxx::nontransaction tx{conn};
     auto rows = tx.exec_params(
         "SELECT e.enumlabel FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid "
@@ -397,12 +429,21 @@ core::Result<std::vector<core::Result<QueryRows>>> PgDatabase::queryReadOnly(
     const ReadOnlyLimits& limits) {
   std::unique_ptr<pqxx::connection> conn;
   try {
-    conn = std::make_unique<pqxx::connection>(connection_.withDatabase(dbName).libpqConninfo());
-    // Every later transaction of this session starts read-only as well (belt and braces).
+    conn = std::make_unique<pqxx::connection>(conninfo(dbName));
     pqxx::nontransaction session{*conn};
-    session.exec("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY");
+    if (!limits.role.empty()) {
+      session.exec("SET ROLE " + session.quote_name(limits.role));
+      auto super = session.exec1("SELECT rolsuper FROM pg_roles WHERE rolname = current_user");
+      if (super[0].as<bool>()) {
+        return core::Error::terminal(core::reason::kDatabaseUnavailable,
+                                     "role " + limits.role +
+                                         " is a superuser; the live checks take a role without "
+                                         "superuser (--live-role)");
+      }
+    }
   } catch (const std::exception& e) {
-    return translate(e, "connect read-only to " + dbName);
+    return translate(e, "connect read-only to " + dbName +
+                            (limits.role.empty() ? "" : " as role " + limits.role));
   }
   std::vector<core::Result<QueryRows>> results;
   for (const auto& query : queries) {
@@ -410,13 +451,16 @@ core::Result<std::vector<core::Result<QueryRows>>> PgDatabase::queryReadOnly(
       pqxx::work tx{*conn};
       // Before any query of the transaction; SET LOCAL ends with it.
       tx.exec("SET TRANSACTION ISOLATION LEVEL READ COMMITTED READ ONLY");
-      tx.exec("SET LOCAL statement_timeout = " + std::to_string(limits.statementTimeout.count()));
       tx.exec("SET LOCAL lock_timeout = " + std::to_string(limits.lockTimeout.count()));
       tx.exec("SET LOCAL standard_conforming_strings = on");
+      // Built-in functions resolve first, whatever search_path the role or database sets.
+      tx.exec(
+          "SELECT set_config('search_path', 'pg_catalog, ' || "
+          "current_setting('search_path'), true)");
+      tx.exec("SET LOCAL statement_timeout = " + std::to_string(limits.statementTimeout.count()));
       // exec_params sends one statement through the extended protocol, which refuses a
       // second one ("SELECT 1; COMMIT; ..."), with or without parameters.
-      auto result =
-          tx.exec_params(query.sql, pqxx::prepare::make_dynamic_params(query.params));
+      auto result = tx.exec_params(query.sql, pqxx::prepare::make_dynamic_params(query.params));
       QueryRows rows;
       rows.reserve(result.size());
       for (const auto& row : result) {
@@ -436,8 +480,8 @@ core::Result<std::vector<core::Result<QueryRows>>> PgDatabase::queryReadOnly(
         results.emplace_back(core::Error::terminal(
             core::reason::kTimeout,
             std::string(state == "57014" ? "statement_timeout" : "lock_timeout") + " (" +
-                std::to_string((state == "57014" ? limits.statementTimeout
-                                                 : limits.lockTimeout).count()) +
+                std::to_string(
+                    (state == "57014" ? limits.statementTimeout : limits.lockTimeout).count()) +
                 " ms) cancelled the query: " + describe(e)));
       } else {
         results.emplace_back(core::Error::terminal(core::reason::kInternalError, describe(e)));
@@ -454,13 +498,12 @@ core::Result<std::vector<core::Result<QueryRows>>> PgDatabase::queryReadOnly(
 core::Result<std::vector<std::string>> PgDatabase::appliedRevisions(
     const std::string& dbName, const std::string& versionTable) {
   try {
-    pqxx::nontransaction tx{sessions_->to(connection_, dbName)};
+    pqxx::nontransaction tx{sessions_->to(dbName, conninfo(dbName))};
     auto dot = versionTable.find('.');
-    std::string qualified =
-        dot == std::string::npos
-            ? tx.quote_name(versionTable)
-            : tx.quote_name(versionTable.substr(0, dot)) + "." +
-                  tx.quote_name(versionTable.substr(dot + 1));
+    std::string qualified = dot == std::string::npos
+                                ? tx.quote_name(versionTable)
+                                : tx.quote_name(versionTable.substr(0, dot)) + "." +
+                                      tx.quote_name(versionTable.substr(dot + 1));
     auto exists = tx.exec_params("SELECT to_regclass($1) IS NOT NULL", qualified);
     std::vector<std::string> revisions;
     if (!exists.empty() && exists[0][0].as<bool>()) {
@@ -479,7 +522,7 @@ core::Result<std::string> PgDatabase::identity(const std::string& dbName) {
   // The same text the driver's fence computes on every connection env.py opens
   // (operator/alembic/driver/alembic_sidecar_driver/fence.py, IDENTITY_SQL).
   try {
-    pqxx::nontransaction tx{sessions_->to(connection_, dbName)};
+    pqxx::nontransaction tx{sessions_->to(dbName, conninfo(dbName))};
     auto rows = tx.exec(
         "SELECT current_database() || ':' || d.oid::text || ':' || "
         "extract(epoch from pg_postmaster_start_time())::text "
@@ -504,8 +547,7 @@ core::Result<std::unique_ptr<ScratchLease>> PgDatabase::claimScratch(const std::
   state->owner.pid = static_cast<int64_t>(::getpid());
   state->owner.started = utcNow();
   try {
-    state->connection =
-        std::make_unique<pqxx::connection>(connection_.libpqConninfo() + kLeaseSession);
+    state->connection = std::make_unique<pqxx::connection>(conninfo("") + kLeaseSession);
     pqxx::nontransaction tx{*state->connection};
     auto version = tx.exec1("SELECT current_setting('server_version_num')::int");
     if (version[0].as<int>() >= 140000) {
@@ -537,7 +579,7 @@ core::Result<std::unique_ptr<ScratchLease>> PgDatabase::claimScratch(const std::
 
 core::Result<std::vector<ScratchDatabase>> PgDatabase::listScratch(const std::string& prefix) {
   try {
-    pqxx::connection conn{connection_.libpqConninfo()};
+    pqxx::connection conn{conninfo("")};
     pqxx::nontransaction tx{conn};
     auto rows = tx.exec_params(
         "SELECT d.datname, shobj_description(d.oid, 'pg_database') FROM pg_database d "

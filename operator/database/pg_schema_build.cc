@@ -21,7 +21,7 @@ core::Status PgDatabase::buildSchema(const std::string& name, const SchemaScript
                                      connection_.database);
   }
   try {
-    pqxx::connection conn{connection_.withDatabase(name).libpqConninfo()};
+    pqxx::connection conn{conninfo(name, Access::kAdmin)};
     pqxx::work tx{conn};
     // Function bodies may name tables that come later; views and defaults may need functions.
     tx.exec("SET LOCAL check_function_bodies = off");

@@ -188,16 +188,41 @@ SqlType fromSqlAlchemy(const std::string& rendered) {
       {"BOOLEAN", Kind::kBoolean},
       {"UUID", Kind::kUuid},
       {"GUID", Kind::kUuid},
+      {"DATE", Kind::kDate},
+      {"DATETIME", Kind::kTimestamp},
+      {"TIMESTAMP", Kind::kTimestamp},
+      {"TIME", Kind::kTime},
+      {"INTERVAL", Kind::kInterval},
+      {"JSON", Kind::kJson},
+      {"JSONB", Kind::kJsonb},
+      {"ENUM", Kind::kEnum},
+      {"ARRAY", Kind::kArray},
+      {"LARGEBINARY", Kind::kBinary},
+      {"BYTEA", Kind::kBinary},
+      {"BLOB", Kind::kBinary},
+      {"BINARY", Kind::kBinary},
+      {"VARBINARY", Kind::kBinary},
+      {"PICKLETYPE", Kind::kBinary},
   };
   auto known = kNames.find(name);
   if (known == kNames.end()) {
     static const std::regex kOther(
-        "ENUM|JSON|JSONB|DATE|DATETIME|TIMESTAMP|TIME|INTERVAL|ARRAY|LARGEBINARY|BYTEA|BLOB|"
-        "INET|CIDR|MACADDR|TSVECTOR|HSTORE|PICKLETYPE|BINARY|VARBINARY|.*RANGE");
+        "INET|CIDR|MACADDR|MACADDR8|TSVECTOR|HSTORE|MONEY|BIT|OID|.*RANGE");
     type.kind = std::regex_match(name, kOther) ? Kind::kOther : Kind::kUnknown;
     return type;
   }
   type.kind = known->second;
+  auto flag = [&](const std::string& keyword) {
+    for (const auto& [k, v] : kwargs) {
+      if (k == keyword) {
+        return alembic::trim(v) == "True";
+      }
+    }
+    return false;
+  };
+  if (type.kind == Kind::kTimestamp && flag("timezone")) {
+    type.kind = Kind::kTimestampTz;
+  }
   switch (type.kind) {
     case Kind::kVarchar:
       type.length = param(0, "length");
@@ -232,7 +257,18 @@ SqlType fromPostgres(const std::string& formatType) {
   static const std::regex kShape(R"(^([a-z ]+?)\s*(?:\((\d+)(?:,(\d+))?\))?$)");
   std::smatch m;
   if (formatType.size() > 2 && formatType.substr(formatType.size() - 2) == "[]") {
-    type.kind = Kind::kOther;
+    type.kind = Kind::kArray;
+    return type;
+  }
+  // Date and time types carry their precision inside: timestamp(3) with time zone.
+  static const std::regex kDateTime(R"(^(timestamp|time)(?:\(\d+\))?( with(?:out)? time zone)?$)");
+  if (std::regex_match(formatType, m, kDateTime)) {
+    bool zone = m[2].str() == " with time zone";
+    type.kind = m[1].str() == "time" ? Kind::kTime : zone ? Kind::kTimestampTz : Kind::kTimestamp;
+    return type;
+  }
+  if (formatType.rfind("interval", 0) == 0) {
+    type.kind = Kind::kInterval;
     return type;
   }
   if (!std::regex_match(formatType, m, kShape)) {
@@ -268,6 +304,14 @@ SqlType fromPostgres(const std::string& formatType) {
     type.kind = Kind::kBoolean;
   } else if (base == "uuid") {
     type.kind = Kind::kUuid;
+  } else if (base == "date") {
+    type.kind = Kind::kDate;
+  } else if (base == "json") {
+    type.kind = Kind::kJson;
+  } else if (base == "jsonb") {
+    type.kind = Kind::kJsonb;
+  } else if (base == "bytea") {
+    type.kind = Kind::kBinary;
   } else {
     type.kind = Kind::kOther;
   }
@@ -310,12 +354,169 @@ FitConditions fitConditions(const SqlType& from, const SqlType& to, const std::s
         return {c + "::text !~ '^\\{?[0-9a-fA-F]{4}(-?[0-9a-fA-F]{4}){7}\\}?$'", "", false};
       }
       return {"", "", from.kind != Kind::kUuid};
-    case Kind::kOther:
-      return {"", "", from.kind != Kind::kOther};
-    case Kind::kUnknown:
-      return {"", "", true};
+    case Kind::kDate:
+      if (from.isTimestamp()) {
+        // The time of day is dropped; timestamp's range fits inside date's.
+        std::string back =
+            from.kind == Kind::kTimestamp ? "::date::timestamp" : "::date::timestamptz";
+        return {"", c + back + " <> " + c, false};
+      }
+      return {"", "", from.kind != Kind::kDate};
+    case Kind::kTimestamp:
+    case Kind::kTimestampTz:
+      return {"", "", from.kind != Kind::kDate && !from.isTimestamp()};
+    default:
+      return {"", "", !conversionIsLossless(from, to)};
   }
   return {"", "", true};
+}
+
+std::string SqlType::family() const {
+  switch (kind) {
+    case Kind::kText:
+    case Kind::kVarchar:
+    case Kind::kChar:
+      return "string";
+    case Kind::kSmallint:
+    case Kind::kInteger:
+    case Kind::kBigint:
+      return "integer";
+    case Kind::kNumeric:
+    case Kind::kReal:
+    case Kind::kDouble:
+      return "numeric";
+    case Kind::kBoolean:
+      return "boolean";
+    case Kind::kUuid:
+      return "uuid";
+    case Kind::kDate:
+    case Kind::kTimestamp:
+    case Kind::kTimestampTz:
+    case Kind::kTime:
+      return "datetime";
+    case Kind::kInterval:
+      return "interval";
+    case Kind::kJson:
+    case Kind::kJsonb:
+      return "json";
+    case Kind::kEnum:
+      return "enum";
+    case Kind::kArray:
+      return "array";
+    case Kind::kBinary:
+      return "binary";
+    case Kind::kOther:
+      return "other";
+    case Kind::kUnknown:
+      break;
+  }
+  return {};
+}
+
+std::optional<std::string> SqlType::sql() const {
+  auto n = [](int v) { return std::to_string(v); };
+  switch (kind) {
+    case Kind::kText:
+      return "text";
+    case Kind::kVarchar:
+      return "varchar(" + n(length.value_or(1)) + ")";
+    case Kind::kChar:
+      return "char(" + n(length.value_or(1)) + ")";
+    case Kind::kSmallint:
+      return "smallint";
+    case Kind::kInteger:
+      return "integer";
+    case Kind::kBigint:
+      return "bigint";
+    case Kind::kNumeric:
+      return precision ? "numeric(" + n(*precision) + "," + n(scale) + ")" : "numeric";
+    case Kind::kReal:
+      return "real";
+    case Kind::kDouble:
+      return "double precision";
+    case Kind::kBoolean:
+      return "boolean";
+    case Kind::kUuid:
+      return "uuid";
+    case Kind::kDate:
+      return "date";
+    case Kind::kTimestamp:
+      return "timestamp";
+    case Kind::kTimestampTz:
+      return "timestamptz";
+    case Kind::kTime:
+      return "time";
+    case Kind::kInterval:
+      return "interval";
+    case Kind::kJson:
+      return "json";
+    case Kind::kJsonb:
+      return "jsonb";
+    case Kind::kBinary:
+      return "bytea";
+    default:
+      return std::nullopt;
+  }
+}
+
+bool castNeedsUsing(const SqlType& fromType, const SqlType& toType) {
+  const std::string from = fromType.family();
+  const std::string to = toType.family();
+  if (from.empty() || to.empty() || from == "other" || to == "other" || from == to) {
+    return false;
+  }
+  if (to == "string") {
+    return false;  // every type has an assignment cast to text types
+  }
+  bool numbers = (from == "integer" || from == "numeric") && (to == "integer" || to == "numeric");
+  return !numbers;
+}
+
+bool conversionIsLossless(const SqlType& from, const SqlType& to) {
+  if (from.kind == Kind::kUnknown || to.kind == Kind::kUnknown) {
+    return false;
+  }
+  if (to.kind == Kind::kText) {
+    return true;  // every value has a text form
+  }
+  if (from.kind == to.kind && from.length == to.length && from.precision == to.precision &&
+      from.scale == to.scale && from.kind != Kind::kOther && from.kind != Kind::kArray &&
+      from.kind != Kind::kEnum) {
+    return true;
+  }
+  switch (to.kind) {
+    case Kind::kVarchar:
+    case Kind::kChar:
+      return from.isString() && from.kind != Kind::kText && from.length &&
+             *from.length <= to.length.value_or(1);
+    case Kind::kSmallint:
+    case Kind::kInteger:
+    case Kind::kBigint:
+      return from.isInteger() && rangeOf(from.kind).width <= rangeOf(to.kind).width;
+    case Kind::kNumeric: {
+      if (!to.precision) {
+        return from.isInteger() || from.kind == Kind::kNumeric;
+      }
+      int digits = *to.precision - to.scale;
+      if (from.isInteger()) {
+        return digits >= rangeOf(from.kind).digits;
+      }
+      return from.kind == Kind::kNumeric && from.precision &&
+             *from.precision - from.scale <= digits && from.scale <= to.scale;
+    }
+    case Kind::kDouble:
+      return from.kind == Kind::kReal || from.kind == Kind::kSmallint ||
+             from.kind == Kind::kInteger;
+    case Kind::kReal:
+      return from.kind == Kind::kSmallint;
+    case Kind::kTimestamp:
+    case Kind::kTimestampTz:
+      return from.kind == Kind::kDate;
+    case Kind::kJson:
+      return from.kind == Kind::kJsonb;
+    default:
+      return false;
+  }
 }
 
 }  // namespace alembic_sidecar::database

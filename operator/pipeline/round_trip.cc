@@ -136,6 +136,7 @@ StepOutcome roundTrip(RunState& state) {
     // Nothing to downgrade by design (DowngradeNotProvided): the upgrade ran on the schema
     // at head, and that is all there is to verify.
     elapsed();
+    checkRepeatable(state, *afterUpgrade);
     finishStep(state, {type, "True", core::reason::kUpgradeOnly,
                        "upgrade-only revision: upgrade " + parsed.revision +
                            " passed on the schema at head; no downgrade to verify"});
@@ -201,6 +202,7 @@ StepOutcome roundTrip(RunState& state) {
                            "the re-upgrade produced a different schema: " + summary));
   }
   rt.schemaRestored = true;
+  checkRepeatable(state, *afterReupgrade);
   finishStep(state, {type, "True", core::reason::kSchemaRestored,
                      "upgrade, downgrade " + downTarget +
                          ", upgrade: schema fingerprints match (" +

@@ -54,6 +54,10 @@ struct RunRequest {
   int roundtripLast = 1;
   /** Live tables with at least this many rows count as large (NonConcurrentIndex). */
   int64_t largeTableRows = 100000;
+  /** statement_timeout of each live-data check on the app's database. */
+  std::chrono::milliseconds liveCheckTimeout{10000};
+  /** The role (without superuser) the live-data checks SET ROLE to; empty: the app's user. */
+  std::string liveRole;
   std::chrono::seconds timeout{900};
 };
 

@@ -119,6 +119,12 @@ StepOutcome failBreach(RunState& state, const std::string& type, const std::stri
                        const std::string& breach);
 /** Ends the step as Failed because the driver is gone (its error says why). */
 StepOutcome failDriver(RunState& state, const char* type, const core::Error& error);
+/**
+ * A second autogenerate comparison on the scratch database the revision migrated (`migrated`
+ * is its fingerprint): what it still finds is escalated (SchemaNotCompared for a model table
+ * in a schema env.py does not compare, AutogenerateNotRepeatable for anything else).
+ */
+void checkRepeatable(RunState& state, const database::SchemaFingerprint& migrated);
 /** Where the round trip runs, for messages ("the scratch database, which has no rows"). */
 std::string roundTripDatabase(const RunState& state);
 /** Tables and enum types (with labels) of a schema, for the revision analysis. */

@@ -5,6 +5,7 @@
 #include "alembic/uncompared_findings.h"
 #include "core/reasons.h"
 #include "database/drift.h"
+#include "database/key_widening.h"
 #include "database/live_data.h"
 #include "pipeline/steps.h"
 
@@ -81,8 +82,8 @@ std::string sqlRange(const alembic::ParsedRevision& parsed) {
                                       : parsed.downRevisions.front() + ":" + parsed.revision;
 }
 
-/** Lints the revision's offline SQL with squawk. */
-void lintSql(RunState& state, alembic::AnalysisContext& ctx, const std::string& range) {
+/** The revision's upgrade as offline SQL (alembic upgrade <range> --sql); nullopt after a note. */
+std::optional<std::string> renderSql(RunState& state, const std::string& range) {
   std::string sql;
   auto rendered = state.driver->offlineSql(range, sql);
   if (!rendered || !rendered->ok) {
@@ -93,8 +94,13 @@ void lintSql(RunState& state, alembic::AnalysisContext& ctx, const std::string& 
                        "make env.py's run_migrations_offline() work (alembic --sql mode) to "
                        "get SQL lint",
                        state.revision->path, 0});
-    return;
+    return std::nullopt;
   }
+  return sql;
+}
+
+/** Lints the revision's offline SQL with squawk. */
+void lintSql(RunState& state, alembic::AnalysisContext& ctx, const std::string& sql) {
   auto lint = alembic::runSquawk(sql);
   if (!lint) {
     addFinding(state, {code::kSquawkNotInstalled, sev::kInfo,
@@ -165,6 +171,35 @@ void checkDrift(RunState& state) {
     return;
   }
   for (auto& f : database::driftFindings(*fingerprint, *state.baseline, 20, modelObjects(state))) {
+    addFinding(state, std::move(f));
+  }
+}
+
+/**
+ * A widened key whose owned sequence or referencing foreign-key columns stay narrower: asked
+ * of the schema the history builds (the scratch database at head; the app's in place).
+ */
+void checkKeyWidening(RunState& state, const alembic::ParsedRevision& parsed) {
+  auto widenings = database::integerWidenings(parsed);
+  if (widenings.empty()) {
+    return;
+  }
+  auto answer = state.db->queryReadOnly(state.target.connection.database,
+                                        {database::keyWideningQuery(widenings)}, {});
+  if (!answer || answer->empty() || !answer->front()) {
+    std::string why = !answer           ? answer.error().message
+                      : answer->empty() ? std::string("no answer")
+                                        : answer->front().error().message;
+    addFinding(state, {code::kLiveCheckIncomplete, sev::kEscalation,
+                       "the sequences and foreign keys of the widened key(s) could not be read "
+                       "from the schema at head: " + why,
+                       "check by hand that every sequence the column owns and every "
+                       "foreign-key column that references it is as wide as the column",
+                       state.revision->path, widenings.front().op->line});
+    return;
+  }
+  for (auto& f : database::keyWideningFindings(widenings, *answer->front(), parsed,
+                                               state.revision->path)) {
     addFinding(state, std::move(f));
   }
 }
@@ -349,14 +384,22 @@ StepOutcome validate(RunState& state) {
     return StepOutcome::kContinue;
   }
 
+  std::optional<std::string> upgradeSql;
+  if (const std::string range = sqlRange(rev.parsed); !range.empty()) {
+    upgradeSql = renderSql(state, range);
+  }
   // What the upgrade does to the live database's rows: row counts into ctx, findings out.
+  database::LiveCheckLimits limits;
+  limits.query.statementTimeout = state.request.liveCheckTimeout;
+  limits.query.role = state.request.liveRole;
   for (auto& f : database::checkLiveData(*state.db, state.resolved->connection.database,
-                                         rev.parsed, ctx)) {
+                                         rev.parsed, ctx, limits, upgradeSql.value_or(""))) {
     addFinding(state, std::move(f));
   }
+  checkKeyWidening(state, rev.parsed);
   undefinedNames(state, ctx);
-  if (const std::string range = sqlRange(rev.parsed); !range.empty()) {
-    lintSql(state, ctx, range);
+  if (upgradeSql) {
+    lintSql(state, ctx, *upgradeSql);
   }
   for (auto& f : alembic::analyzeRevision(rev.parsed, ctx)) {
     addFinding(state, std::move(f));

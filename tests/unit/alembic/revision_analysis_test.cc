@@ -328,27 +328,5 @@ TEST(LockRules, AreTheOnesAboutLocksAndRewrites) {
   EXPECT_FALSE(isLockRule("prefer-timestamp-tz"));
 }
 
-TEST(TypeFamilies, FromRenderedTypes) {
-  EXPECT_EQ(typeFamily("sqlmodel.sql.sqltypes.AutoString(length=32)"), "string");
-  EXPECT_EQ(typeFamily("sa.VARCHAR(length=100)"), "string");
-  EXPECT_EQ(typeFamily("sa.BigInteger()"), "integer");
-  EXPECT_EQ(typeFamily("sa.Numeric(precision=10, scale=2)"), "numeric");
-  EXPECT_EQ(typeFamily("postgresql.ENUM('a', name='x')"), "enum");
-  EXPECT_EQ(typeFamily("postgresql.JSONB(astext_type=sa.Text())"), "json");
-  EXPECT_EQ(typeFamily("sa.DateTime()"), "datetime");
-  EXPECT_EQ(typeFamily("sa.Boolean()"), "boolean");
-  EXPECT_EQ(typeFamily("MyCustomType()"), "");
-}
-
-TEST(TypeFamilies, WhichCastsNeedUsing) {
-  EXPECT_TRUE(castNeedsUsing("string", "integer"));
-  EXPECT_TRUE(castNeedsUsing("integer", "boolean"));
-  EXPECT_TRUE(castNeedsUsing("string", "enum"));
-  EXPECT_FALSE(castNeedsUsing("integer", "string"));
-  EXPECT_FALSE(castNeedsUsing("integer", "numeric"));
-  EXPECT_FALSE(castNeedsUsing("enum", "string"));
-  EXPECT_FALSE(castNeedsUsing("", "integer"));
-}
-
 }  // namespace
 }  // namespace alembic_sidecar::alembic

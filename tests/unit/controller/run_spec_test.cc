@@ -45,6 +45,21 @@ TEST(RunSpec, RejectsWhatTheCrdRejects) {
   EXPECT_TRUE(parseRunSpec(run(R"({"action": "check"})")).ok());
 }
 
+TEST(RunSpec, LiveCheckTimeoutAndRoleReachTheRun) {
+  auto defaults = toRunRequest(*parseRunSpec(run(R"({"action": "check"})")), {});
+  EXPECT_EQ(defaults.liveCheckTimeout, std::chrono::seconds(10));
+  EXPECT_EQ(defaults.liveRole, "");
+  auto spec = parseRunSpec(
+      run(R"({"action": "check", "liveCheckTimeoutSeconds": 60, "liveRole": "auditor"})"));
+  ASSERT_TRUE(spec.ok()) << spec.error().message;
+  auto request = toRunRequest(*spec, {});
+  EXPECT_EQ(request.liveCheckTimeout, std::chrono::seconds(60));
+  EXPECT_EQ(request.liveRole, "auditor");
+  EXPECT_THAT(
+      parseRunSpec(run(R"({"action": "check", "liveCheckTimeoutSeconds": 0})")).error().message,
+      ::testing::HasSubstr("liveCheckTimeoutSeconds"));
+}
+
 TEST(RunSpec, BaselineAndRevIdPassThrough) {
   auto defaulted = parseRunSpec(run(R"({"action": "check"})"));
   ASSERT_TRUE(defaulted.ok());

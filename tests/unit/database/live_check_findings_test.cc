@@ -11,7 +11,7 @@ using ::testing::HasSubstr;
 using Kind = LiveCheck::Kind;
 
 LiveCheck check(Kind kind, const char* code, const char* subject) {
-  return LiveCheck{kind, code, subject, "team", "primary key id", 5, {}};
+  return LiveCheck{kind, code, subject, "team", "primary key id", true, 5, {}, 0};
 }
 
 const LiveCheck kNulls =
@@ -83,12 +83,70 @@ TEST(LiveCheckFinding, EveryKindSaysWhatHappens) {
   }
 }
 
-TEST(LiveCheckIncomplete, IsAWarningWithTheReason) {
-  auto f =
-      liveCheckIncomplete(kNulls, core::Error::terminal("Timeout", "statement_timeout"), "v.py");
+TEST(LiveCheckFinding, HiddenKeysAreNeverShown) {
+  auto hidden = kNulls;
+  hidden.showKeys = false;
+  hidden.keyLabel = "the primary key email is not a surrogate key: its values are not shown";
+  auto f = liveCheckFinding(hidden, {{"2", R"(["ann@example.com"])"}}, LiveCheckLimits{}, "v.py");
+  ASSERT_TRUE(f);
+  EXPECT_THAT(f->message, AllOf(HasSubstr("2 row(s) hold NULL"), HasSubstr("not a surrogate"),
+                                ::testing::Not(HasSubstr("ann@"))));
+}
+
+TEST(Unverified, IsAnEscalationThatSaysHowToVerify) {
+  auto parsed = alembic::parseRevisionFile(
+      "revision = 'r2'\ndown_revision = 'r1'\n\ndef upgrade():\n"
+      "    op.alter_column('team', 'headquarters', nullable=False)\n\ndef downgrade():\n"
+      "    pass\n");
+  ASSERT_TRUE(parsed.ok());
+  auto ops = dataOps(*parsed, {});
+  ASSERT_EQ(ops.size(), 1u);
+  auto f = unverifiedFinding(
+      ops[0],
+      unverifiedReason(
+          core::Error::terminal("Timeout", "lock_timeout (1000 ms) cancelled the query"), "team"),
+      LiveCheckLimits{}, "v.py");
   EXPECT_EQ(f.code, "LiveCheckIncomplete");
-  EXPECT_EQ(f.severity, "warning");
-  EXPECT_THAT(f.message, HasSubstr("statement_timeout"));
+  EXPECT_EQ(f.severity, "escalation");
+  EXPECT_EQ(f.line, 5);
+  EXPECT_THAT(f.message, AllOf(HasSubstr("SET NOT NULL on team.headquarters"),
+                               HasSubstr("could not be verified against the live rows of team"),
+                               HasSubstr("holds a lock on team")));
+  EXPECT_THAT(f.recommendation,
+              AllOf(HasSubstr("--live-check-timeout SECONDS"), HasSubstr("more than its 10 s"),
+                    HasSubstr("--live-role ROLE"),
+                    HasSubstr("SELECT count(*) FROM \"team\" WHERE \"headquarters\" IS NULL;")));
+}
+
+TEST(Unverified, ReasonsNameTheCause) {
+  EXPECT_THAT(
+      unverifiedReason(core::Error::terminal("Timeout", "statement_timeout (10000 ms)"), "team"),
+      HasSubstr("did not finish in time"));
+  EXPECT_THAT(unverifiedReason(
+                  core::Error::terminal("InternalError", "ERROR: permission denied for table team"),
+                  "team"),
+              HasSubstr("not allowed to read"));
+}
+
+TEST(ConversionFinding, NamesTheKeyAndTheErrorNeverTheValue) {
+  auto conv = check(Kind::kConversion, "ConversionFailsOnLiveRows",
+                    "changing team.headquarters from text to Integer()");
+  ConversionFailure failure{"convert", 7, "123456", "22P02",
+                            withoutValues("invalid input syntax for type integer: \"Berlin\"")};
+  auto f = conversionFinding(conv, failure, "v.py");
+  EXPECT_EQ(f.code, "ConversionFailsOnLiveRows");
+  EXPECT_EQ(f.severity, "escalation");
+  EXPECT_THAT(f.message, AllOf(HasSubstr("primary key id 123456"),
+                               HasSubstr("invalid input syntax for type integer"),
+                               HasSubstr("22P02"), ::testing::Not(HasSubstr("Berlin"))));
+  failure.stage = "back";
+  EXPECT_EQ(conversionFinding(conv, failure, "v.py").code, "DowngradeConversionFails");
+  conv.showKeys = false;
+  conv.keyLabel = "the table has no primary key: rows are counted, not named";
+  failure.stage = "assign";
+  failure.key.reset();
+  EXPECT_THAT(conversionFinding(conv, failure, "v.py").message,
+              HasSubstr("row 7 in primary-key order (the table has no primary key"));
 }
 
 }  // namespace

@@ -66,6 +66,7 @@ struct PlanCase {
   std::vector<Kind> kinds;
   std::vector<const char*> sqlParts;  // every one must be in the first check's SQL
   size_t skipped;
+  size_t unverified = 0;  // escalations: data-dependent operations that cannot be checked
 };
 
 class Plan : public ::testing::TestWithParam<PlanCase> {};
@@ -76,6 +77,10 @@ TEST_P(Plan, TurnsOperationsIntoReadOnlyQueries) {
   std::vector<Kind> kinds;
   for (const auto& check : p.checks) {
     kinds.push_back(check.kind);
+    if (check.kind == Kind::kConversion) {
+      EXPECT_EQ(check.query.sql.rfind("DO $alembic_sidecar$", 0), 0u) << check.query.sql;
+      continue;
+    }
     EXPECT_EQ(check.query.sql.rfind("SELECT ", 0), 0u) << check.query.sql;
     EXPECT_THAT(check.query.sql, HasSubstr("LIMIT 1001"));
   }
@@ -88,6 +93,13 @@ TEST_P(Plan, TurnsOperationsIntoReadOnlyQueries) {
   for (const auto& f : p.skipped) {
     EXPECT_EQ(f.code, "LiveChecksSkipped");
     EXPECT_EQ(f.severity, "info");
+  }
+  EXPECT_EQ(p.unverified.size(), c.unverified);
+  for (const auto& f : p.unverified) {
+    EXPECT_EQ(f.code, "LiveCheckIncomplete");
+    EXPECT_EQ(f.severity, "escalation");
+    EXPECT_THAT(f.recommendation, AllOf(HasSubstr("--live-check-timeout"), HasSubstr("--live-role"),
+                                        HasSubstr("SELECT ")));
   }
 }
 
@@ -117,16 +129,18 @@ INSTANTIATE_TEST_SUITE_P(
                  {Kind::kDuplicates},
                  {"AND (price_cents > 0)"},
                  0},
-        PlanCase{"PartialIndexWithUnsafePredicateIsSkipped",
+        PlanCase{"PartialIndexWithUnsafePredicateIsUnverified",
                  "    op.create_index('ix', 'item', ['title'], unique=True, "
                  "postgresql_where=sa.text('pg_sleep(100) IS NULL'))\n",
                  {},
                  {},
+                 0,
                  1},
-        PlanCase{"ExpressionIndexIsSkipped",
+        PlanCase{"ExpressionIndexIsUnverified",
                  "    op.create_index('ix', 'user', [sa.text('lower(email)')], unique=True)\n",
                  {},
                  {},
+                 0,
                  1},
         PlanCase{"SetNotNull",
                  "    op.alter_column('team', 'headquarters', existing_type=sa.VARCHAR(), "
@@ -158,16 +172,31 @@ INSTANTIATE_TEST_SUITE_P(
                  {Kind::kDoesNotFit},
                  {"~ '^\\s*[+-]?[0-9]+\\s*$'"},
                  0},
-        PlanCase{"TypeChangeWithUsingIsLeftToTheUsing",
+        PlanCase{"TypeChangeWithUsingIsTriedForReal",
                  "    op.alter_column('team', 'headquarters', type_=sa.Integer(), "
                  "postgresql_using='headquarters::integer')\n",
+                 {Kind::kConversion},
+                 {"asc_new integer;",
+                  "SELECT (headquarters::integer) AS x FROM (SELECT * FROM "
+                  "\"public\".\"team\" AS s ORDER BY s.\"id\" OFFSET 0) AS \"team\""},
+                 0},
+        PlanCase{"TypeChangeWithHostileUsingIsUnverified",
+                 "    op.alter_column('team', 'headquarters', type_=sa.Integer(), "
+                 "postgresql_using='\"pg_sleep\"(100)::integer')\n",
                  {},
                  {},
+                 0,
                  1},
-        PlanCase{"UntestableConversionIsSaidSo",
+        PlanCase{"TextToTimestampIsTriedForReal",
                  "    op.alter_column('team', 'headquarters', type_=sa.DateTime())\n",
+                 {Kind::kConversion},
+                 {"asc_new timestamp;"},
+                 0},
+        PlanCase{"UnknownTypeWithoutRenderedSqlIsUnverified",
+                 "    op.alter_column('team', 'headquarters', type_=EmailAddress())\n",
                  {},
                  {},
+                 0,
                  1},
         PlanCase{"ForeignKey",
                  "    op.create_foreign_key('fk', 'item', 'team', ['team_id'], ['id'])\n",
@@ -198,26 +227,29 @@ INSTANTIATE_TEST_SUITE_P(
                  "    op.create_check_constraint('ck', 'item', 'true) OR (1=1')\n",
                  {},
                  {},
+                 0,
                  1},
         PlanCase{"CheckConstraintExpressionIsNotSql",
                  "    op.create_check_constraint('ck', 'item', sa.column('x') > 1)\n",
                  {},
                  {},
+                 0,
                  1},
-        PlanCase{"CompositePrimaryKeyInASchema",
+        PlanCase{"NaturalCompositeKeyInASchemaIsNotShown",
                  "    op.create_unique_constraint('uq', 'item_tag', ['tag'], schema='shop')\n",
                  {Kind::kDuplicates},
-                 {"FROM \"shop\".\"item_tag\"", "ROW(\"item_id\", \"tag\")::text"},
+                 {"FROM \"shop\".\"item_tag\"", "NULL::text FROM (SELECT count(*) AS n"},
                  0},
         PlanCase{"MissingLiveTableIsSaidSo",
                  "    op.alter_column('invoice', 'total', nullable=False)\n",
                  {},
                  {},
                  1},
-        PlanCase{"MissingLiveColumnIsSaidSo",
+        PlanCase{"MissingLiveColumnIsUnverified",
                  "    op.alter_column('team', 'budget', nullable=False)\n",
                  {},
                  {},
+                 0,
                  1},
         PlanCase{"NewTableNeedsNoCheck",
                  "    op.create_table('tag', sa.Column('id', sa.Integer(), nullable=False))\n"
@@ -278,7 +310,7 @@ TEST(Catalog, ParamsCarryTheNamesAndRowsComeBackByPosition) {
 TEST(Plan, EveryCheckCarriesItsFindingCode) {
   auto code = [](const std::string& upgrade) {
     auto p = plan(upgrade);
-    EXPECT_EQ(p.checks.size(), 1u);
+    EXPECT_FALSE(p.checks.empty());
     return p.checks.empty() ? std::string{} : p.checks[0].code;
   };
   EXPECT_EQ(code("    op.alter_column('team', 'headquarters', nullable=False)\n"),
@@ -295,7 +327,79 @@ TEST(Plan, EveryCheckCarriesItsFindingCode) {
   EXPECT_THAT(rounding.checks, IsEmpty());  // integer to integer: nothing to lose
   auto keys = plan("    op.alter_column('team', 'headquarters', nullable=False)\n");
   EXPECT_EQ(keys.checks.at(0).keyLabel, "primary key id");
+  EXPECT_TRUE(keys.checks.at(0).showKeys);
   EXPECT_EQ(keys.checks.at(0).line, 5);
+}
+
+TEST(Plan, NaturalKeysAreCountedNeverShown) {
+  LiveTable people{
+      "public", "person", 10, {"email"}, {{"email", "character varying(255)"}, {"nick", "text"}}};
+  auto p = planLiveChecks(parse("    op.alter_column('person', 'nick', nullable=False)\n"),
+                          {{{"", "person"}, people}}, LiveCheckLimits{}, "v.py");
+  ASSERT_EQ(p.checks.size(), 1u);
+  EXPECT_FALSE(p.checks[0].showKeys);
+  EXPECT_THAT(p.checks[0].keyLabel, HasSubstr("not a surrogate key"));
+  EXPECT_THAT(p.checks[0].query.sql, AllOf(HasSubstr("NULL::text"), Not(HasSubstr("email"))));
+  LiveTable heap{"public", "log", 10, {}, {{"msg", "text"}}};
+  auto q = planLiveChecks(parse("    op.alter_column('log', 'msg', nullable=False)\n"),
+                          {{{"", "log"}, heap}}, LiveCheckLimits{}, "v.py");
+  ASSERT_EQ(q.checks.size(), 1u);
+  EXPECT_THAT(q.checks[0].query.sql, Not(HasSubstr("ctid")));
+  EXPECT_THAT(q.checks[0].keyLabel, HasSubstr("no primary key"));
+}
+
+TEST(Plan, NullsNotDistinctCountsNullGroups) {
+  auto p = plan(
+      "    op.create_unique_constraint('uq', 'team', ['headquarters'], "
+      "postgresql_nulls_not_distinct=True)\n");
+  ASSERT_EQ(p.checks.size(), 1u);
+  EXPECT_THAT(p.checks[0].query.sql, Not(HasSubstr("IS NOT NULL")));
+  auto q = plan("    op.create_unique_constraint('uq', 'team', ['headquarters'])\n");
+  EXPECT_THAT(q.checks.at(0).query.sql, HasSubstr("\"headquarters\" IS NOT NULL"));
+}
+
+TEST(Plan, RequiredColumnIsVerifiedByTheRowCount) {
+  auto p = plan("    op.add_column('team', sa.Column('budget', sa.Integer(), nullable=False))\n");
+  EXPECT_THAT(p.checks, IsEmpty());
+  ASSERT_EQ(p.counted.size(), 1u);
+  EXPECT_EQ(p.counted[0].table, (TableRef{"", "team"}));
+  auto filled = plan(
+      "    op.add_column('team', sa.Column('budget', sa.Integer(), "
+      "server_default='0', nullable=False))\n");
+  EXPECT_THAT(filled.counted, IsEmpty());
+  EXPECT_THAT(filled.ops, IsEmpty());
+}
+
+TEST(Plan, RenderedSqlGivesTheExactTypeAndUsing) {
+  auto alters = alterTypeStatements(
+      "BEGIN;\n\nALTER TABLE team ALTER COLUMN headquarters TYPE INTEGER USING "
+      "nullif(trim(headquarters), '')::integer;\n\nUPDATE alembic_version SET version_num='r2' "
+      "WHERE alembic_version.version_num = 'r1';\n\nCOMMIT;\n");
+  auto p = planLiveChecks(parse("    op.alter_column('team', 'headquarters', "
+                                "type_=sa.Integer(), postgresql_using=USING)\n"),
+                          exampleTables(), LiveCheckLimits{}, "v.py", alters);
+  ASSERT_EQ(p.checks.size(), 1u);
+  EXPECT_THAT(p.checks[0].query.sql,
+              AllOf(HasSubstr("asc_new INTEGER;"), HasSubstr("(nullif(trim(headquarters), "
+                                                             "'')::integer) AS x")));
+}
+
+TEST(Plan, DowngradeConversionIsTriedOnTheUpgradedValues) {
+  auto parsed = alembic::parseRevisionFile(
+      "revision = 'r2'\ndown_revision = 'r1'\n\n"
+      "def upgrade():\n"
+      "    op.alter_column('user', 'name', existing_type=sa.VARCHAR(length=100), "
+      "type_=sa.Text())\n"
+      "    op.alter_column('team', 'headquarters', existing_type=sa.VARCHAR(), "
+      "type_=sa.Integer(), postgresql_using='headquarters::integer')\n"
+      "\ndef downgrade():\n"
+      "    op.alter_column('team', 'headquarters', existing_type=sa.Integer(), "
+      "type_=sa.VARCHAR())\n");
+  ASSERT_TRUE(parsed.ok());
+  auto p = planLiveChecks(*parsed, exampleTables(), LiveCheckLimits{}, "v.py");
+  ASSERT_EQ(p.checks.size(), 1u);  // varchar(100) -> text is lossless: nothing to try
+  EXPECT_THAT(p.checks[0].query.sql,
+              AllOf(HasSubstr("asc_back character varying;"), HasSubstr("asc_back := asc_new;")));
 }
 
 }  // namespace

@@ -9,10 +9,12 @@ namespace alembic_sidecar::database {
 namespace {
 
 using ::testing::_;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::Field;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::Return;
 using ::testing::SizeIs;
 using ::testing::StrictMock;
@@ -49,14 +51,25 @@ TEST_F(LiveData, OnlyNewTables_AsksNothing) {
   EXPECT_THAT(findings, IsEmpty());
 }
 
-TEST_F(LiveData, UnreachableDatabase_SaysTheChecksWereSkipped) {
+TEST_F(LiveData, UnreachableDatabase_EscalatesEveryDataDependentOperationAndNoOther) {
   EXPECT_CALL(db_, queryReadOnly("app", SizeIs(1), _))
       .WillOnce(Return(core::Error::retryable("DatabaseUnavailable", "cannot reach 127.0.0.1")));
-  auto findings = checkLiveData(db_, "app", parse(kSetNotNull), ctx_);
-  ASSERT_THAT(findings, SizeIs(1));
-  EXPECT_EQ(findings[0].code, "LiveChecksSkipped");
-  EXPECT_EQ(findings[0].severity, "info");
-  EXPECT_THAT(findings[0].message, HasSubstr("cannot reach 127.0.0.1"));
+  auto findings = checkLiveData(
+      db_, "app",
+      parse(std::string(kSetNotNull) +
+            "    op.create_table('tag', sa.Column('id', sa.Integer()))\n"
+            "    op.add_column('team', sa.Column('motto', sa.Text(), nullable=True))\n"
+            "    op.create_index('ix_team_name', 'team', ['name'], unique=False)\n"
+            "    op.create_index('ix_team_hq', 'team', ['headquarters'], unique=True)\n"),
+      ctx_);
+  ASSERT_THAT(findings, SizeIs(2));
+  for (const auto& f : findings) {
+    EXPECT_EQ(f.code, "LiveCheckIncomplete");
+    EXPECT_EQ(f.severity, "escalation");
+    EXPECT_THAT(f.message, HasSubstr("cannot reach 127.0.0.1"));
+  }
+  EXPECT_THAT(findings[0].message, HasSubstr("SET NOT NULL on team.headquarters"));
+  EXPECT_THAT(findings[1].message, HasSubstr("unique index ix_team_hq"));
   EXPECT_THAT(ctx_.liveRowCounts, IsEmpty());
 }
 
@@ -83,7 +96,7 @@ TEST_F(LiveData, BigTable_TakesReltuplesInsteadOfCounting) {
   EXPECT_THAT(ctx_.liveRowEstimates, ElementsAre("team"));
 }
 
-TEST_F(LiveData, TimedOutCheck_IsAWarningNotSilence) {
+TEST_F(LiveData, TimedOutCheck_EscalatesNeverPasses) {
   EXPECT_CALL(db_, queryReadOnly("app", SizeIs(1), _)).WillOnce(Return(Answers{teamCatalog("10")}));
   EXPECT_CALL(db_, queryReadOnly("app", SizeIs(2), _))
       .WillOnce(Return(Answers{QueryRows{{"10"}},
@@ -91,7 +104,43 @@ TEST_F(LiveData, TimedOutCheck_IsAWarningNotSilence) {
   auto findings = checkLiveData(db_, "app", parse(kSetNotNull), ctx_);
   ASSERT_THAT(findings, SizeIs(1));
   EXPECT_EQ(findings[0].code, "LiveCheckIncomplete");
-  EXPECT_EQ(findings[0].severity, "warning");
+  EXPECT_EQ(findings[0].severity, "escalation");
+  EXPECT_THAT(findings[0].message, HasSubstr("did not finish in time"));
+}
+
+TEST_F(LiveData, FailedCount_LeavesARequiredColumnUnverified) {
+  EXPECT_CALL(db_, queryReadOnly("app", SizeIs(1), _))
+      .WillOnce(Return(Answers{teamCatalog("10")}))
+      .WillOnce(Return(Answers{core::Error::terminal("Timeout", "lock_timeout (1000 ms)")}));
+  auto findings = checkLiveData(
+      db_, "app",
+      parse("    op.add_column('team', sa.Column('budget', sa.Integer(), nullable=False))\n"),
+      ctx_);
+  ASSERT_THAT(findings, SizeIs(1));
+  EXPECT_EQ(findings[0].code, "LiveCheckIncomplete");
+  EXPECT_THAT(findings[0].message,
+              AllOf(HasSubstr("NOT NULL column team.budget"), HasSubstr("could not be counted"),
+                    HasSubstr("holds a lock on team")));
+}
+
+TEST_F(LiveData, ConversionFailureNamesTheKey) {
+  EXPECT_CALL(db_, queryReadOnly("app", SizeIs(1), _)).WillOnce(Return(Answers{teamCatalog("10")}));
+  EXPECT_CALL(db_, queryReadOnly("app", SizeIs(2), _))
+      .WillOnce(Return(Answers{
+          QueryRows{{"10"}},
+          core::Error::terminal(
+              "InternalError",
+              R"(ERROR:  alembic-sidecar conversion failed {"stage" : "convert", "row" : 3, )"
+              R"("key" : "42", "state" : "22P02", "error" : "invalid input syntax for type )"
+              R"(integer: \"Berlin\""})")}));
+  auto findings =
+      checkLiveData(db_, "app",
+                    parse("    op.alter_column('team', 'headquarters', "
+                          "type_=sa.Integer(), postgresql_using='headquarters::int')\n"),
+                    ctx_);
+  ASSERT_THAT(findings, SizeIs(1));
+  EXPECT_EQ(findings[0].code, "ConversionFailsOnLiveRows");
+  EXPECT_THAT(findings[0].message, AllOf(HasSubstr("primary key id 42"), Not(HasSubstr("Berlin"))));
 }
 
 TEST_F(LiveData, MissingTable_IsAnInfoAndNoQuery) {
@@ -107,10 +156,18 @@ TEST_F(LiveData, MissingTable_IsAnInfoAndNoQuery) {
 TEST_F(LiveData, LimitsReachTheDatabase) {
   LiveCheckLimits limits;
   limits.query.statementTimeout = std::chrono::milliseconds(1234);
+  limits.query.role = "auditor";
+  // The catalog question is no row check: it keeps the default time; the checks get the limit.
+  EXPECT_CALL(db_, queryReadOnly("app", SizeIs(1),
+                                 AllOf(Field(&ReadOnlyLimits::statementTimeout,
+                                             std::chrono::milliseconds(10000)),
+                                       Field(&ReadOnlyLimits::role, "auditor"))))
+      .WillOnce(Return(Answers{teamCatalog("10")}));
   EXPECT_CALL(
-      db_, queryReadOnly("app", _,
-                         Field(&ReadOnlyLimits::statementTimeout, std::chrono::milliseconds(1234))))
-      .WillOnce(Return(Answers{teamCatalog("10")}))
+      db_,
+      queryReadOnly("app", SizeIs(2),
+                    AllOf(Field(&ReadOnlyLimits::statementTimeout, std::chrono::milliseconds(1234)),
+                          Field(&ReadOnlyLimits::role, "auditor"))))
       .WillOnce(Return(Answers{QueryRows{{"10"}}, QueryRows{{"0", std::nullopt}}}));
   EXPECT_THAT(checkLiveData(db_, "app", parse(kSetNotNull), ctx_, limits), IsEmpty());
 }

@@ -48,7 +48,13 @@ INSTANTIATE_TEST_SUITE_P(
                  std::nullopt, 0},
         TypeCase{"sa.Boolean()", Kind::kBoolean, std::nullopt, std::nullopt, 0},
         TypeCase{"postgresql.UUID()", Kind::kUuid, std::nullopt, std::nullopt, 0},
-        TypeCase{"sa.DateTime()", Kind::kOther, std::nullopt, std::nullopt, 0},
+        TypeCase{"sa.DateTime()", Kind::kTimestamp, std::nullopt, std::nullopt, 0},
+        TypeCase{"sa.DateTime(timezone=True)", Kind::kTimestampTz, std::nullopt, std::nullopt, 0},
+        TypeCase{"sa.Date()", Kind::kDate, std::nullopt, std::nullopt, 0},
+        TypeCase{"postgresql.JSONB(astext_type=sa.Text())", Kind::kJsonb, std::nullopt,
+                 std::nullopt, 0},
+        TypeCase{"sa.ARRAY(sa.Integer())", Kind::kArray, std::nullopt, std::nullopt, 0},
+        TypeCase{"postgresql.INET()", Kind::kOther, std::nullopt, std::nullopt, 0},
         TypeCase{"my.CustomType()", Kind::kUnknown, std::nullopt, std::nullopt, 0}));
 
 TEST(PostgresType, ParsesFormatType) {
@@ -61,8 +67,12 @@ TEST(PostgresType, ParsesFormatType) {
   EXPECT_EQ(n.scale, 3);
   EXPECT_EQ(fromPostgres("numeric").precision, std::nullopt);
   EXPECT_EQ(fromPostgres("double precision").kind, Kind::kDouble);
-  EXPECT_EQ(fromPostgres("integer[]").kind, Kind::kOther);
-  EXPECT_EQ(fromPostgres("timestamp without time zone").kind, Kind::kOther);
+  EXPECT_EQ(fromPostgres("integer[]").kind, Kind::kArray);
+  EXPECT_EQ(fromPostgres("timestamp without time zone").kind, Kind::kTimestamp);
+  EXPECT_EQ(fromPostgres("timestamp(3) with time zone").kind, Kind::kTimestampTz);
+  EXPECT_EQ(fromPostgres("time without time zone").kind, Kind::kTime);
+  EXPECT_EQ(fromPostgres("date").kind, Kind::kDate);
+  EXPECT_EQ(fromPostgres("jsonb").kind, Kind::kJsonb);
   EXPECT_EQ(fromPostgres("userrole").kind, Kind::kOther);
 }
 
@@ -124,8 +134,70 @@ INSTANTIATE_TEST_SUITE_P(
         FitCase{"TextToTimestampCannotBeTested", "text", "sa.DateTime()", "", "", true},
         FitCase{"UnknownTargetCannotBeTested", "text", "my.Custom()", "", "", true},
         FitCase{"IntegerToText", "integer", "sa.Text()", "", "", false},
-        FitCase{"BooleanToInteger", "boolean", "sa.Integer()", "", "", false}),
+        FitCase{"BooleanToInteger", "boolean", "sa.Integer()", "", "", false},
+        FitCase{"TimestampToDateDropsTheTime", "timestamp without time zone", "sa.Date()", "",
+                "\"v\"::date::timestamp <> \"v\"", false},
+        FitCase{"TextToDomainCannotBeTested", "text", "EmailAddress()", "", "", true},
+        FitCase{"ArrayElementsCannotBeTested", "text[]", "sa.ARRAY(sa.Integer())", "", "", true},
+        FitCase{"JsonToCompositeCannotBeTested", "json", "Pair()", "", "", true}),
     [](const ::testing::TestParamInfo<FitCase>& info) { return info.param.name; });
+
+// The one classifier's families, and what they say about casts (they used to live in the
+// revision analysis as a second, text-matching classifier).
+TEST(TypeFamilies, FromRenderedTypes) {
+  auto family = [](const char* rendered) { return fromSqlAlchemy(rendered).family(); };
+  EXPECT_EQ(family("sqlmodel.sql.sqltypes.AutoString(length=32)"), "string");
+  EXPECT_EQ(family("sa.VARCHAR(length=100)"), "string");
+  EXPECT_EQ(family("sa.BigInteger()"), "integer");
+  EXPECT_EQ(family("sa.Numeric(precision=10, scale=2)"), "numeric");
+  EXPECT_EQ(family("postgresql.ENUM('a', name='x')"), "enum");
+  EXPECT_EQ(family("sa.Enum('a', 'b', name='x')"), "enum");
+  EXPECT_EQ(family("postgresql.JSONB(astext_type=sa.Text())"), "json");
+  EXPECT_EQ(family("sa.DateTime()"), "datetime");
+  EXPECT_EQ(family("sa.Boolean()"), "boolean");
+  EXPECT_EQ(family("sa.ARRAY(sa.Integer())"), "array");
+  EXPECT_EQ(family("MyCustomType()"), "");
+}
+
+TEST(TypeFamilies, WhichCastsNeedUsing) {
+  auto needs = [](const char* from, const char* to) {
+    return castNeedsUsing(fromSqlAlchemy(from), fromSqlAlchemy(to));
+  };
+  EXPECT_TRUE(needs("sa.String()", "sa.Integer()"));
+  EXPECT_TRUE(needs("sa.Integer()", "sa.Boolean()"));
+  EXPECT_TRUE(needs("sa.String()", "sa.Enum('a', name='x')"));
+  EXPECT_FALSE(needs("sa.Integer()", "sa.String()"));
+  EXPECT_FALSE(needs("sa.Integer()", "sa.Numeric()"));
+  EXPECT_FALSE(needs("sa.Enum('a', name='x')", "sa.Text()"));
+  EXPECT_FALSE(needs("MyCustomType()", "sa.Integer()"));
+  EXPECT_FALSE(needs("sa.DateTime()", "sa.Date()"));
+  EXPECT_FALSE(castNeedsUsing(fromPostgres("integer"), fromPostgres("bigint")));
+}
+
+TEST(Lossless, WideningsAndTextNeedNoTrial) {
+  auto lossless = [](const char* from, const char* to) {
+    return conversionIsLossless(fromPostgres(from), fromSqlAlchemy(to));
+  };
+  EXPECT_TRUE(lossless("integer", "sa.BigInteger()"));
+  EXPECT_TRUE(lossless("character varying(20)", "sa.String(length=50)"));
+  EXPECT_TRUE(lossless("timestamp without time zone", "sa.Text()"));
+  EXPECT_TRUE(lossless("numeric(6,1)", "sa.Numeric(10, 3)"));
+  EXPECT_TRUE(lossless("date", "sa.DateTime()"));
+  EXPECT_FALSE(lossless("bigint", "sa.Integer()"));
+  EXPECT_FALSE(lossless("timestamp without time zone", "sa.Date()"));
+  EXPECT_FALSE(lossless("text", "EmailAddress()"));
+  EXPECT_FALSE(lossless("json", "postgresql.JSONB()"));
+  EXPECT_FALSE(lossless("text[]", "sa.ARRAY(sa.Integer())"));
+  EXPECT_FALSE(lossless("bigint", "sa.Float()"));
+}
+
+TEST(SqlText, OfClassifiedTypes) {
+  EXPECT_EQ(fromSqlAlchemy("sa.String(length=20)").sql(), "varchar(20)");
+  EXPECT_EQ(fromSqlAlchemy("sa.Numeric(10, 2)").sql(), "numeric(10,2)");
+  EXPECT_EQ(fromSqlAlchemy("sa.DateTime(timezone=True)").sql(), "timestamptz");
+  EXPECT_EQ(fromSqlAlchemy("sa.Date()").sql(), "date");
+  EXPECT_EQ(fromSqlAlchemy("EmailAddress()").sql(), std::nullopt);
+}
 
 }  // namespace
 }  // namespace alembic_sidecar::database

@@ -267,6 +267,44 @@ TEST_F(PipelineTest, RoundTrip_PassesAndTheFileJoinsTheHistoryLast) {
   EXPECT_LT(at("downgrade a1"), at("adopt " + driver_.staging + "/b2_add_user_phone.py"));
 }
 
+/** The schema with one more table, inventory.widget. */
+database::SchemaFingerprint withWidget() {
+  return database::SchemaFingerprint::fromCatalog({{"table", "public.user", "relkind r"},
+                                                   {"column", "public.user.id", "integer"},
+                                                   {"table", "inventory.widget", "relkind r"}});
+}
+
+TEST_F(PipelineTest, RepeatedAutogenerate_TableInASchemaEnvPyDoesNotCompareEscalates) {
+  ON_CALL(*db, fingerprint(_)).WillByDefault(Return(withWidget()));
+  // The second comparison, after the upgrade: autogenerate would create the table again.
+  driver_.compareOutcome.pendingOps = {{"create_table", "widget", "", ""}};
+  auto outcome = run();
+  ASSERT_EQ(outcome.report.phase, "Escalated") << outcome.report.message;
+  EXPECT_EQ(outcome.report.reason, "SchemaNotCompared");
+  const auto& f = outcome.report.findings.back();
+  EXPECT_EQ(f.code, "SchemaNotCompared");
+  EXPECT_THAT(f.message, HasSubstr("inventory.widget"));
+  EXPECT_THAT(f.recommendation, HasSubstr("include_schemas=True"));
+  auto trace = driver_.trace();
+  EXPECT_EQ(std::count(trace.begin(), trace.end(), std::string("compare")), 2);
+}
+
+TEST_F(PipelineTest, RepeatedAutogenerate_ModelTableNoMigrationCreatesEscalates) {
+  driver_.modelsOutcome.tables = {"user", "inventory.widget"};
+  auto outcome = run();
+  ASSERT_EQ(outcome.report.phase, "Escalated") << outcome.report.message;
+  EXPECT_EQ(outcome.report.reason, "SchemaNotCompared");
+  EXPECT_THAT(outcome.report.message, HasSubstr("SchemaNotCompared"));
+}
+
+TEST_F(PipelineTest, RepeatedAutogenerate_AnyOtherDifferenceEscalates) {
+  driver_.compareOutcome.pendingOps = {{"alter_column", "user", "phone", ""}};
+  auto outcome = run();
+  ASSERT_EQ(outcome.report.phase, "Escalated") << outcome.report.message;
+  EXPECT_EQ(outcome.report.reason, "AutogenerateNotRepeatable");
+  EXPECT_THAT(outcome.report.findings.back().message, HasSubstr("alter_column user.phone"));
+}
+
 TEST_F(PipelineTest, RoundTrip_FailsWhenTheReupgradeProducesAnotherSchema) {
   EXPECT_CALL(*db, fingerprint(kScratch))
       .WillOnce(Return(schema({{"id", "integer"}})))

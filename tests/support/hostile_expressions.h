@@ -1,0 +1,80 @@
+#pragma once
+
+#include <iterator>
+
+namespace alembic_sidecar::testing {
+
+// Expressions a hostile (or careless) model could put in a CHECK, a partial-index predicate or
+// a USING clause. The SQL guard must refuse each before it reaches a live database: a
+// read-only transaction alone stops none of them (pg_sleep holds a snapshot and its locks,
+// pg_terminate_backend ends other sessions, reg* casts run catalog lookups). Shared by the
+// guard's unit test and the integration test that plans them against a real catalog.
+inline constexpr const char* kHostileExpressions[] = {
+    "\"pg_sleep\"(100) IS NULL",
+    "pg_catalog.\"pg_terminate_backend\"(1234)",
+    "pg_catalog.pg_sleep(1) IS NULL",
+    "PG_SLEEP(1) IS NULL",
+    "\"PG_SLEEP\"(1) IS NULL",
+    "pg_catalog . pg_sleep (1) IS NULL",
+    "pg_sleep\n(1) IS NULL",
+    "\"pg_catalog\".\"pg_sleep\"(1)",
+    "public.lower(name) = name",
+    "\"public\".\"lower\"(name) = name",
+    "lower(name) = name OR pg_sleep(5) IS NULL",
+    "coalesce(pg_sleep(1), 1) = 1",
+    "CASE WHEN pg_sleep(1) IS NULL THEN 1 END = 1",
+    "ROW(pg_sleep(1)) IS NULL",
+    "ARRAY[pg_sleep(1)] IS NULL",
+    "lower((pg_sleep(1))::text) = ''",
+    "x OPERATOR(pg_catalog.+) 1 > 0",
+    "x operator(public.###) 1",
+    "'pg_sleep'::regproc IS NOT NULL",
+    "'pg_sleep(float8)'::regprocedure IS NOT NULL",
+    "CAST('pg_sleep' AS regproc) IS NOT NULL",
+    "name::text::regclass IS NOT NULL",
+    "'x'::pg_catalog.regclass IS NOT NULL",
+    "'x'::\"regtype\" IS NOT NULL",
+    "'x'::REGNAMESPACE IS NOT NULL",
+    "regproc 'pg_sleep' IS NOT NULL",
+    "'{pg_sleep}'::regproc[] IS NOT NULL",
+    "regproc('pg_sleep') IS NOT NULL",
+    "U&\"pg_sl\\0065ep\"(1) IS NULL",
+    "U&'\\0041' = name",
+    "E'\\x41' = name",
+    "$$a$$ = name",
+    "name = $1",
+    "true; SELECT pg_sleep(10)",
+    "true -- comment",
+    "true /* comment */",
+    "(SELECT 1) = 1",
+    "EXISTS (SELECT 1 FROM pg_stat_activity)",
+    "id IN (SELECT id FROM team)",
+    "set_config('statement_timeout', '0', false) = ''",
+    "current_setting('is_superuser') = 'on'",
+    "dblink('host=x', 'select 1') IS NULL",
+    "lo_import('/etc/passwd') > 0",
+    "pg_read_file('/etc/passwd') <> ''",
+    "pg_ls_dir('.') IS NULL",
+    "txid_current() > 0",
+    "nextval('item_id_seq') > 0",
+    "setval('item_id_seq', 1) > 0",
+    "pg_advisory_lock(1) IS NULL",
+    "pg_notify('c', 'x') IS NULL",
+    "pg_cancel_backend(1)",
+    "pg_reload_conf()",
+    "query_to_xml('select 1', true, false, '') IS NULL",
+    "lpad('x', 1000000000) <> ''",
+    "repeat('x', 1000000000) <> ''",
+    "generate_series(1, 1000000000) > 0",
+    "count(*) OVER () > 0",
+    "(t).pg_sleep(1)",
+    "a ### b",
+    "name = 'x'; COMMIT",
+    "x \\ y",
+    "'unterminated",
+    "(a > 1",
+    "a > 1)",
+    "a[1 > 0"};
+static_assert(std::size(kHostileExpressions) >= 40);
+
+}  // namespace alembic_sidecar::testing
