@@ -1,10 +1,10 @@
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-
+#include "cli/report_options.h"
 #include "core/redactor.h"
 #include "pipeline/run_request.h"
 
@@ -26,6 +26,8 @@ struct LocalRunOptions {
   int64_t largeTableRows = 100000;
   bool json = false;
   bool ephemeral = false;
+  /** --report and --fail-on (--json is `json` above). */
+  ReportOptions reports;
 };
 
 /** Declares the shared options on a subcommand (--isolation only where it applies). */
@@ -36,8 +38,8 @@ std::string localPostgresStateDir();
 
 /**
  * Runs the pipeline for `request` in the local project with the local database resolution,
- * prints the report (JSON on stdout with --json, text otherwise; progress on stderr) and
- * returns the exit code.
+ * prints the report (JSON on stdout with --json, text otherwise; progress on stderr), writes the
+ * --report files and returns the exit code --fail-on gives it.
  */
 int runLocal(pipeline::RunRequest request, const LocalRunOptions& options,
              const core::RedactorPtr& redactor);
