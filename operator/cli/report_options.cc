@@ -47,11 +47,10 @@ void addReportOptions(CLI::App& command, ReportOptions& o) {
                   "FORMAT: " +
                       report::formatNames())
       ->type_name("FORMAT[=PATH]")
-      ->check(
-          [](const std::string& spec) {
-            auto target = report::parseReportTarget(spec);
-            return target ? std::string() : target.error().message;
-          });
+      ->check([](const std::string& spec) {
+        auto target = report::parseReportTarget(spec);
+        return target ? std::string() : target.error().message;
+      });
   command
       .add_option("--fail-on", o.failOn,
                   "Which verdict fails the exit code: never, error, escalation (default: Failed "

@@ -167,13 +167,13 @@ FindingsReference FindingsReference::parse(std::string_view markdown) {
       }
       continue;
     }
-    if (!anchor.empty()) {
-      body += line + "\n";
-      continue;
-    }
+    // Rows count wherever the table stands (under a heading of its own, say); the document
+    // may hold any other prose and sections besides.
     RuleHelp rule;
     if (parseRow(line, rule)) {
       reference.rules_.push_back(std::move(rule));
+    } else if (!anchor.empty()) {
+      body += line + "\n";
     }
   }
   closeSection();

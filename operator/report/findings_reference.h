@@ -32,7 +32,8 @@ struct RuleHelp {
 
 /**
  * The findings table of docs/findings.md: rows `| [`Code`](#anchor) | severity | Step / Step |
- * summary |` and one `## `Code`` section per code. Pure: text in, data out.
+ * summary |` (wherever the table stands) and one `## `Code`` section per code; other prose and
+ * sections are allowed and ignored. Pure: text in, data out.
  */
 class FindingsReference {
  public:

@@ -1,6 +1,8 @@
 """docs/findings.md: the one table of finding codes the reports read (it is compiled into the
 binary). Every finding code of operator/core/reasons.h has a row and a section; every row links
-to its section, names known steps and severities; no section is left without a row."""
+to its section, names known steps and severities; no code section is left without a row. A
+code added to reasons.h fails here until its row (| [`Code`](#code) | severity | Step |
+summary |) and its `## `Code`` section are written."""
 import re
 import unittest
 
@@ -50,10 +52,12 @@ class FindingsDocTest(unittest.TestCase):
                     self.assertIn(step.strip(), steps)
                 self.assertTrue(summary.strip().endswith("."), summary)
 
-    def test_every_section_has_a_row(self):
-        for heading in self.sections:
+    def test_every_code_section_has_a_row(self):
+        # Other sections (prose about how the checks work) may stand around the table.
+        code_sections = [h for h in self.sections if re.fullmatch(r"`[^`]+`", h)]
+        self.assertGreater(len(code_sections), 40)
+        for heading in code_sections:
             with self.subTest(section=heading):
-                self.assertRegex(heading, r"^`[^`]+`$")
                 self.assertIn(heading.strip("`"), self.rows)
 
     def test_no_raw_string_delimiter(self):

@@ -15,6 +15,16 @@ constexpr char kDoc[] = R"(# Findings reference
 
 Intro with a [link](#x) and `code`.
 
+## How the checks work
+
+Prose the parser leaves alone.
+
+### A subsection
+
+More prose.
+
+## Reference
+
 | Code | Severity | Step | Summary |
 | --- | --- | --- | --- |
 | [`ProbableRename`](#probablerename) | escalation | Validated | Probably a rename. |
