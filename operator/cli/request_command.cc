@@ -164,7 +164,8 @@ int apiUnavailable(const std::string& what, const core::Error& error) {
 /** Errors that no amount of waiting fixes: the credentials or their rights. */
 bool refused(const core::Error& error) {
   return error.reason == kube::kUnauthorized || error.reason == kube::kForbidden ||
-         error.reason == kube::kTlsVerificationFailed || error.reason == kube::kTlsConfigInvalid;
+         error.reason == kube::kTlsVerificationFailed || error.reason == kube::kTlsConfigInvalid ||
+         error.reason == kube::kExecPluginFailed;
 }
 
 int runRequest(const RequestOptions& o, const core::RedactorPtr& redactor) {
