@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <sstream>
 
 #include "core/reasons.h"
@@ -90,6 +91,9 @@ constexpr Group kGroups[] = {{core::severity::kError, "Errors"},
                              {core::severity::kEscalation, "Escalations: a human decides"},
                              {core::severity::kWarning, "Warnings"},
                              {core::severity::kInfo, "Info"}};
+
+/** The revision shown in a comment at most: GitHub takes comments up to 65536 characters. */
+constexpr size_t kMaxRevisionChars = 30000;
 
 }  // namespace
 
@@ -184,16 +188,28 @@ std::string renderMarkdown(const core::Report& report, const RenderContext& cont
       << (rt.schemaRestored ? "restored" : "not verified") << "\n";
 
   if (!context.revisionText.empty()) {
+    // GitHub refuses comments over 65536 characters: a very long revision is cut at a line.
+    std::string text = context.revisionText;
+    if (text.size() > kMaxRevisionChars) {
+      auto cut = text.rfind('\n', kMaxRevisionChars);
+      if (cut == std::string::npos) {
+        cut = kMaxRevisionChars;
+      }
+      const auto rest =
+          std::count(text.begin() + static_cast<std::ptrdiff_t>(cut), text.end(), '\n');
+      text = text.substr(0, cut + 1) + "# ... " + std::to_string(rest) +
+             " more line(s) not shown: the whole file is in the run's report files\n";
+    }
     std::string fence = "```";
-    while (context.revisionText.find(fence) != std::string::npos) {
+    while (text.find(fence) != std::string::npos) {
       fence += '`';
     }
     out << "\n<details>\n<summary>Generated revision";
     if (auto path = revisionPath(report, context); !path.empty()) {
       out << " <code>" << inlineText(path) << "</code>";
     }
-    out << "</summary>\n\n" << fence << "python\n" << context.revisionText;
-    if (context.revisionText.back() != '\n') {
+    out << "</summary>\n\n" << fence << "python\n" << text;
+    if (text.back() != '\n') {
       out << "\n";
     }
     out << fence << "\n\n</details>\n";

@@ -236,6 +236,17 @@ TEST(Markdown, TheCommentHasAMarkerTheVerdictTablesAndFoldedRevision) {
   EXPECT_THAT(md, HasSubstr("````\n\n</details>\n"));
 }
 
+TEST(Markdown, AVeryLongRevisionIsCutToFitAComment) {
+  auto c = context();
+  for (int i = 0; i < 5000; ++i) {
+    c.revisionText += "    op.execute('select " + std::to_string(i) + "')\n";
+  }
+  std::string md = renderMarkdown(escalated(), c);
+  EXPECT_LT(md.size(), 40000u);
+  EXPECT_THAT(md, HasSubstr(" more line(s) not shown"));
+  EXPECT_THAT(md, HasSubstr("```\n\n</details>\n"));
+}
+
 TEST(Markdown, IsStableAndCarriesNoDurations) {
   auto a = escalated();
   auto b = escalated();
