@@ -32,6 +32,8 @@ RUN ./scripts/install-deps.sh build && rm -rf /var/lib/apt/lists/*
 COPY CMakeLists.txt .clang-format ./
 COPY cmake/ cmake/
 COPY operator/ operator/
+# The findings reference: the reports' rule help is compiled from it.
+COPY docs/findings.md docs/
 # Only the script the next step runs: another script's change must not cost a recompile.
 COPY scripts/build.sh scripts/
 # Tests and benchmarks are not built into the image; otherwise this is the README's build.

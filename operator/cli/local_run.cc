@@ -10,7 +10,6 @@
 #include "cli/progress_printer.h"
 #include "cli/signals.h"
 #include "core/reasons.h"
-#include "core/report_json.h"
 #include "database/local_postgres.h"
 #include "database/local_resolver.h"
 #include "database/pg_database.h"
@@ -124,6 +123,7 @@ void addLocalRunOptions(CLI::App& command, LocalRunOptions& o, bool withIsolatio
                      "Role without superuser the live checks run as (SET ROLE; the database "
                      "user must be a member)");
   command.add_flag("--json", o.json, "Print the report as one JSON object on stdout");
+  addReportOptions(command, o.reports);
   command.add_flag("--ephemeral", o.ephemeral,
                    "Stop and remove a throwaway PostgreSQL this run started");
 }
@@ -132,6 +132,11 @@ int runLocal(pipeline::RunRequest request, const LocalRunOptions& o,
              const core::RedactorPtr& redactor) {
   // Before any thread starts: SIGINT/SIGTERM become a flag the run polls.
   SignalCancellation signals;
+  ReportOptions reports = o.reports;
+  reports.json = o.json;
+  if (!reportOptionsUsable(reports)) {
+    return core::kExitUsage;
+  }
   auto alembicCmd = workspace::splitCommandLine(o.alembicCmd);
   if (!alembicCmd) {
     std::cerr << "alembic-sidecar: --alembic-cmd: " << alembicCmd.error().message << "\n";
@@ -209,15 +214,11 @@ int runLocal(pipeline::RunRequest request, const LocalRunOptions& o,
       std::cerr << "alembic-sidecar: " << stopped.error().message << "\n";
     }
   }
-  if (o.json) {
-    // Only string values are scrubbed: a short password must never rename a key.
-    std::cout << redactor->scrubJson(core::toJson(report)).dump() << std::endl;
-  } else {
-    std::cout << redactor->scrub(core::renderText(report)) << std::flush;
-  }
+  int code = emitReports(
+      report, reports, ReportInputs{outcome.revisionText, projectPathPrefix(o.project)}, redactor);
   // A signal decides the exit code even when the run had already finished: the caller
   // asked the process to stop (130 SIGINT, 143 SIGTERM), as shells and CI runners expect.
-  return signals.cancelled() ? signals.exitCode() : core::exitCodeFor(report);
+  return signals.cancelled() ? signals.exitCode() : code;
 }
 
 }  // namespace alembic_sidecar::cli

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/report_options.h"
 #include "core/redactor.h"
 #include "core/result.h"
 #include "pipeline/run_request.h"
@@ -29,6 +30,8 @@ struct LocalRunOptions {
   std::string liveRole;
   bool json = false;
   bool ephemeral = false;
+  /** --report and --fail-on (--json is `json` above). */
+  ReportOptions reports;
 };
 
 /**
@@ -53,8 +56,8 @@ std::string localPostgresStateDir();
 
 /**
  * Runs the pipeline for `request` in the local project with the local database resolution,
- * prints the report (JSON on stdout with --json, text otherwise; progress on stderr) and
- * returns the exit code.
+ * prints the report (JSON on stdout with --json, text otherwise; progress on stderr), writes the
+ * --report files and returns the exit code --fail-on gives it.
  */
 int runLocal(pipeline::RunRequest request, const LocalRunOptions& options,
              const core::RedactorPtr& redactor);

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 
+#include "cli/report_options.h"
 #include "controller/run_spec.h"
 #include "core/json_util.h"
 #include "core/reasons.h"
@@ -38,6 +39,8 @@ struct RequestOptions {
   std::string baseline;
   bool wait = false;
   bool json = false;
+  /** --report and --fail-on (with --wait). */
+  ReportOptions reports;
 };
 
 bool finished(const nlohmann::json& run) {
@@ -133,13 +136,27 @@ core::Report reportOf(const nlohmann::json& run, const std::string& action) {
   return report;
 }
 
-int printReport(const core::Report& report, bool json) {
-  if (json) {
-    std::cout << core::toJson(report).dump() << std::endl;
-  } else {
-    std::cout << core::renderText(report) << std::flush;
+/**
+ * The generated file, from the run's ConfigMap (status.revision.configMap, else NAME-revision),
+ * for the Markdown report; empty when there is none or it cannot be read.
+ */
+std::string revisionTextOf(kube::KubeApi& api, const std::string& ns, const std::string& name,
+                           const nlohmann::json& run) {
+  std::string configMap = core::stringField(
+      core::objectOr(core::objectOr(run, "status"), "revision"), "configMap", name + "-revision");
+  auto cm = api.get(kube::resources::configMaps(ns).named(configMap));
+  if (!cm) {
+    return {};
   }
-  return core::exitCodeFor(report);
+  return core::stringField(core::objectOr(*cm, "data"), "revision.py");
+}
+
+/** The same reports a local run writes, built from the run's status. */
+int printReport(const core::Report& report, const RequestOptions& o,
+                const std::string& revisionText, const core::RedactorPtr& redactor) {
+  ReportOptions reports = o.reports;
+  reports.json = o.json;
+  return emitReports(report, reports, ReportInputs{revisionText, ""}, redactor);
 }
 
 /**
@@ -155,7 +172,8 @@ int apiUnavailable(const std::string& what, const core::Error& error) {
 /** Errors that no amount of waiting fixes: the credentials or their rights. */
 bool refused(const core::Error& error) {
   return error.reason == kube::kUnauthorized || error.reason == kube::kForbidden ||
-         error.reason == kube::kTlsVerificationFailed || error.reason == kube::kTlsConfigInvalid;
+         error.reason == kube::kTlsVerificationFailed || error.reason == kube::kTlsConfigInvalid ||
+         error.reason == kube::kExecPluginFailed;
 }
 
 int runRequest(const RequestOptions& o, const core::RedactorPtr& redactor) {
@@ -260,7 +278,7 @@ int runRequest(const RequestOptions& o, const core::RedactorPtr& redactor) {
       report.phase = core::phase::kFailed;
       report.reason = core::reason::kTimeout;
       report.message = "timed out waiting for " + name;
-      printReport(report, o.json);
+      printReport(report, o, "", redactor);
       return core::kExitFailed;
     }
   }
@@ -273,7 +291,10 @@ int runRequest(const RequestOptions& o, const core::RedactorPtr& redactor) {
                          "jsonpath='{.data.revision\\.py}'\n",
                  name.c_str(), ns.c_str());
   }
-  return printReport(report, o.json);
+  std::string revisionText = o.reports.reports.empty() || !report.revision
+                                 ? std::string()
+                                 : revisionTextOf(*api, ns, name, run);
+  return printReport(report, o, revisionText, redactor);
 }
 
 }  // namespace
@@ -318,9 +339,20 @@ std::function<int()> addRequestCommand(CLI::App& app, const core::RedactorPtr& r
   cmd->add_flag("--wait", o->wait,
                 "Follow the run, print each step, exit 0/1/3 by its phase (4: API unreachable)");
   cmd->add_flag("--json", o->json, "Print the final report as one JSON object");
+  addReportOptions(*cmd, o->reports);
   return [o, cmd, redactor]() -> int {
     if (o->action == "revision" && o->message.empty()) {
       std::cerr << "alembic-sidecar request: --action revision needs -m MESSAGE\n";
+      return core::kExitUsage;
+    }
+    if (!o->reports.reports.empty() && !o->wait) {
+      std::cerr << "alembic-sidecar request: --report needs --wait (the report is the run's "
+                   "result)\n";
+      return core::kExitUsage;
+    }
+    ReportOptions reports = o->reports;
+    reports.json = o->json;
+    if (!reportOptionsUsable(reports)) {
       return core::kExitUsage;
     }
     return runRequest(*o, redactor);

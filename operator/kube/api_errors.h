@@ -40,6 +40,9 @@ inline constexpr char kExecFailed[] = "ExecFailed";  // a Failure Status on the 
 inline constexpr char kExecStreamBroken[] = "ExecStreamBroken";  // transient
 inline constexpr char kNotLeader[] = "NotLeader";
 
+/** A kubeconfig exec credential plugin is missing, failed or printed no usable credential. */
+inline constexpr char kExecPluginFailed[] = "ExecPluginFailed";  // terminal
+
 /** The interesting fields of a metav1.Status. */
 struct ApiStatus {
   std::string status;  // "Success" / "Failure"

@@ -7,11 +7,13 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <vector>
 
 #include "kube/api_errors.h"
 #include "kube/base64.h"
+#include "kube/exec_credential.h"
 
 namespace alembic_sidecar::kube {
 namespace {
@@ -159,6 +161,83 @@ core::Result<std::string> inlineOrFile(const Entry& entry, const std::string& ke
   return content.value();
 }
 
+/** A YAML node as JSON (scalars that read as a bool or a number become one). */
+nlohmann::json yamlToJson(const YAML::Node& node) {
+  if (node.IsMap()) {
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& item : node) {
+      out[item.first.as<std::string>()] = yamlToJson(item.second);
+    }
+    return out;
+  }
+  if (node.IsSequence()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& item : node) {
+      out.push_back(yamlToJson(item));
+    }
+    return out;
+  }
+  if (!node.IsScalar()) {
+    return nullptr;
+  }
+  if (node.Tag() != "!") {  // a plain (unquoted) scalar
+    bool flag = false;
+    if (YAML::convert<bool>::decode(node, flag)) {
+      return flag;
+    }
+    long long integer = 0;
+    if (YAML::convert<long long>::decode(node, integer)) {
+      return integer;
+    }
+  }
+  return node.as<std::string>();
+}
+
+/** `users[].user.exec`, read as client-go reads it. */
+core::Result<ExecConfig> execConfigOf(const YAML::Node& exec, const std::string& userName,
+                                      const std::string& baseDir) {
+  ExecConfig config;
+  config.user = userName;
+  config.baseDir = baseDir;
+  config.apiVersion = scalar(exec, "apiVersion");
+  config.command = scalar(exec, "command");
+  config.installHint = scalar(exec, "installHint");
+  config.interactiveMode = scalar(exec, "interactiveMode");
+  config.provideClusterInfo = explicitlyTrue(exec, "provideClusterInfo");
+  if (const YAML::Node args = exec["args"]; args && args.IsSequence()) {
+    for (const auto& arg : args) {
+      config.args.push_back(arg.as<std::string>());
+    }
+  }
+  if (const YAML::Node env = exec["env"]; env && env.IsSequence()) {
+    for (const auto& entry : env) {
+      const std::string name = scalar(entry, "name");
+      if (name.empty()) {
+        return configError("user \"" + userName + "\": an exec env entry has no name");
+      }
+      config.env.emplace_back(name, scalar(entry, "value"));
+    }
+  }
+  if (auto valid = validateExecConfig(config); !valid) {
+    return valid.error();
+  }
+  return config;
+}
+
+/** The cluster's `client.authentication.k8s.io/exec` extension, as JSON text. */
+std::string execExtensionOf(const YAML::Node& cluster) {
+  const YAML::Node extensions = cluster["extensions"];
+  if (!extensions || !extensions.IsSequence()) {
+    return {};
+  }
+  for (const auto& item : extensions) {
+    if (scalar(item, "name") == "client.authentication.k8s.io/exec" && item["extension"]) {
+      return yamlToJson(item["extension"]).dump();
+    }
+  }
+  return {};
+}
+
 core::Result<ClusterConfig> buildConfig(const Merged& merged, const KubeconfigOptions& options,
                                         const FileReader& readFile, const ClockPtr& clock) {
   const std::string contextName = options.context.empty() ? merged.currentContext : options.context;
@@ -238,7 +317,24 @@ core::Result<ClusterConfig> buildConfig(const Merged& merged, const KubeconfigOp
     // client-go: a tokenFile, periodically re-read, takes precedence over an inline token.
     const std::string tokenFile = scalar(user->second.body, "tokenFile");
     const std::string token = scalar(user->second.body, "token");
-    if (!tokenFile.empty()) {
+    if (const YAML::Node exec = user->second.body["exec"]; exec && exec.IsMap()) {
+      if (user->second.body["auth-provider"]) {
+        return configError(userWhat + " sets both exec and auth-provider; keep exec");
+      }
+      auto execConfig = execConfigOf(exec, userName, user->second.baseDir);
+      if (!execConfig) {
+        return execConfig.error();
+      }
+      ExecClusterInfo clusterInfo{config.server, config.caPem, config.insecureSkipTlsVerify,
+                                  execExtensionOf(cluster->second.body)};
+      auto source = std::make_shared<ExecTokenSource>(
+          std::move(*execConfig), std::move(clusterInfo), clock, options.getenv, options.runPlugin);
+      // Run it now: a missing or failing plugin is reported before any request is made.
+      if (auto first = source->token(); !first) {
+        return first.error();
+      }
+      config.token = std::move(source);
+    } else if (!tokenFile.empty()) {
       auto source = std::make_shared<FileTokenSource>(resolvePath(user->second.baseDir, tokenFile),
                                                       options.tokenRefresh, clock, readFile);
       if (auto first = source->token(); !first) {
@@ -249,11 +345,11 @@ core::Result<ClusterConfig> buildConfig(const Merged& merged, const KubeconfigOp
       config.token = std::make_shared<StaticTokenSource>(token);
     }
     if (!config.token && config.clientCertPem.empty()) {
-      if (user->second.body["exec"] || user->second.body["auth-provider"]) {
+      if (user->second.body["auth-provider"]) {
         return configError(userWhat +
-                           " authenticates through an exec or auth-provider plugin, which "
-                           "alembic-sidecar does not support; use a token, tokenFile or client "
-                           "certificate");
+                           " authenticates through an auth-provider plugin (removed from "
+                           "kubectl); use an exec credential plugin, a token, tokenFile or "
+                           "client certificate");
       }
       if (!scalar(user->second.body, "username").empty()) {
         return configError(userWhat + " uses basic auth, which alembic-sidecar does not support");

@@ -10,6 +10,7 @@
 
 #include "core/result.h"
 #include "kube/clock.h"
+#include "workspace/process.h"
 
 namespace alembic_sidecar::kube {
 
@@ -17,6 +18,10 @@ namespace alembic_sidecar::kube {
 using FileReader = std::function<core::Result<std::string>(const std::string& path)>;
 /** Looks up an environment variable. */
 using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+
+/** Runs a process (an exec credential plugin); injected so configuration is tested without one. */
+using ProcessRunner =
+    std::function<core::Result<workspace::ProcessResult>(const workspace::ProcessSpec&)>;
 
 FileReader defaultFileReader();
 EnvLookup defaultEnvLookup();
@@ -101,7 +106,11 @@ bool inCluster(const EnvLookup& getenv = {});
 core::Result<ClusterConfig> loadInClusterConfig(const InClusterOptions& options = {});
 
 struct KubeconfigOptions {
-  /** Empty: $KUBECONFIG (':'-separated, merged, first file wins) or ~/.kube/config. */
+  /**
+   * Empty: $KUBECONFIG (':'-separated; merged as kubectl merges: the first file that defines a
+   * cluster, user or context by name, or current-context, wins; missing files are skipped) or
+   * ~/.kube/config.
+   */
   std::string path;
   /** Empty: the kubeconfig's current-context. */
   std::string context;
@@ -111,8 +120,18 @@ struct KubeconfigOptions {
   EnvLookup getenv;
   FileReader readFile;
   ClockPtr clock;
+  /** Runs exec credential plugins; default: workspace::runProcess. */
+  ProcessRunner runPlugin;
 };
 
+/**
+ * Reads the kubeconfig as kubectl does: `server`, `certificate-authority(-data)`,
+ * `insecure-skip-tls-verify`, and the user's credentials: an exec credential plugin
+ * (`users[].user.exec`, client.authentication.k8s.io/v1 or v1beta1: command, args, env,
+ * installHint, provideClusterInfo, interactiveMode; see ExecTokenSource), `tokenFile`
+ * (re-read as it rotates), `token`, or a client certificate. An exec plugin runs once here, so
+ * a missing or failing one is reported at once (reason ExecPluginFailed, with its installHint).
+ */
 core::Result<ClusterConfig> loadKubeconfig(const KubeconfigOptions& options = {});
 
 /**

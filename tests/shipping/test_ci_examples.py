@@ -1,6 +1,10 @@
 """docs/ci: the GitHub Actions and GitLab CI examples parse, call alembic-sidecar the right way,
 and fail the pipeline on exit codes 1 and 3 (their scripts run here with a fake
-alembic-sidecar that exits with a chosen code)."""
+alembic-sidecar that exits with a chosen code and writes the --report files it is asked for).
+The reports reach their readers: GitHub's SARIF upload and pull-request comment step read the
+files the check wrote (the comment's script runs in node against a fake GitHub API), GitLab's
+artifacts:reports name them."""
+import json
 import os
 import shlex
 import shutil
@@ -16,9 +20,48 @@ from _support import REPO
 CI = REPO / "docs" / "ci"
 FAKE = """#!/bin/sh
 echo "$0 $*" >> "$FAKE_LOG"
+prev=
+for arg in "$@"; do
+  if [ "$prev" = --report ]; then
+    case "$arg" in *=*) echo "fake ${arg%%=*} report" > "${arg#*=}" ;; esac
+  fi
+  prev=$arg
+done
 echo '{"phase": "fake"}'
 exit "${FAKE_EXIT:-0}"
 """
+
+# Runs an actions/github-script `script:` as the action does (an async function with github,
+# context, core and require), against a fake REST API; prints the calls it made as JSON.
+GITHUB_SCRIPT_HARNESS = """
+const fs = require('fs');
+const script = fs.readFileSync(process.argv[2], 'utf8');
+const comments = JSON.parse(fs.readFileSync(process.argv[3], 'utf8'));
+const calls = [];
+const github = {
+  paginate: async (fn, params) => { calls.push(['list', params]); return comments; },
+  rest: { issues: {
+    listComments: () => {},
+    createComment: async (p) => { calls.push(['create', p]); },
+    updateComment: async (p) => { calls.push(['update', p]); },
+  } },
+};
+const context = { repo: { owner: 'acme', repo: 'backend' }, issue: { number: 42 } };
+const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+new AsyncFunction('require', 'github', 'context', 'core', script)(require, github, context, {})
+  .then(() => console.log(JSON.stringify(calls)))
+  .catch((e) => { console.error(e); process.exit(1); });
+"""
+
+
+def report_paths(call):
+    """{format: path} of the --report FORMAT=PATH options of one invocation."""
+    out = {}
+    for i, word in enumerate(call[:-1]):
+        if word == "--report" and "=" in call[i + 1]:
+            fmt, path = call[i + 1].split("=", 1)
+            out[fmt] = path
+    return out
 
 
 def github():
@@ -91,7 +134,9 @@ class GithubActionsTest(unittest.TestCase):
                 for step in job["steps"]:
                     self.assertTrue("run" in step or "uses" in step, step)
                     if "uses" in step:
-                        self.assertRegex(step["uses"], r"^actions/[\w-]+@v\d+$")
+                        self.assertRegex(step["uses"],
+                                         r"^(actions/[\w-]+|github/codeql-action/upload-sarif)"
+                                         r"@v\d+$")
 
     def test_scripts_are_valid_bash(self):
         for name, job in self.jobs.items():
@@ -142,6 +187,90 @@ class GithubActionsTest(unittest.TestCase):
                         self.assertIn("could not talk to the Kubernetes API", res.stdout)
                         self.assertNotIn("MigrationRun Failed", res.stdout)
 
+    def report_step(self, job):
+        (step,) = [s for s in self.jobs[job]["steps"] if "alembic-sidecar check" in s.get("run", "")
+                   or "alembic-sidecar request" in s.get("run", "")]
+        (call,) = script_words(step["run"])
+        return step, call
+
+    def test_reports_reach_code_scanning_annotations_and_the_comment(self):
+        for job in ("check", "check-cluster"):
+            with self.subTest(job=job):
+                _, call = self.report_step(job)
+                paths = report_paths(call)
+                self.assertIn("--report", call)
+                self.assertIn("github", call)  # annotations + job summary
+                self.assertEqual(set(paths), {"json", "sarif", "markdown"} | (
+                    {"junit"} if job == "check" else set()))
+                perms = self.jobs[job]["permissions"]
+                self.assertEqual(perms["security-events"], "write")
+                self.assertEqual(perms["pull-requests"], "write")
+                (upload,) = [s for s in self.jobs[job]["steps"]
+                             if s.get("uses", "").startswith("github/codeql-action/upload-sarif")]
+                self.assertEqual(upload["with"]["sarif_file"], paths["sarif"])
+                self.assertIn("always()", upload["if"])
+                (comment,) = [s for s in self.jobs[job]["steps"]
+                              if s.get("uses", "").startswith("actions/github-script@")]
+                self.assertEqual(comment["env"]["REPORT"], paths["markdown"])
+                self.assertIn("github.event_name == 'pull_request'", comment["if"])
+                (keep,) = [s for s in self.jobs[job]["steps"]
+                           if s.get("uses", "").startswith("actions/upload-artifact@")]
+                kept = keep["with"]["path"].split()
+                for fmt, path in paths.items():
+                    self.assertIn(path, kept, fmt)
+
+    def test_the_check_writes_the_files_the_later_steps_read(self):
+        fake = FakeRun(self)
+        for job, env in (("check", {"CHECK_DATABASE_URL": "postgresql+asyncpg://a:b@postgres/app"}),
+                         ("check-cluster", {"NAMESPACE": "ns"})):
+            step, call = self.report_step(job)
+            for code in (0, 3):
+                with self.subTest(job=job, exit_code=code):
+                    for path in report_paths(call).values():
+                        (fake.tmp / path).unlink(missing_ok=True)
+                    fake.run(step["run"], code, env)
+                    for fmt, path in report_paths(call).items():
+                        self.assertTrue((fake.tmp / path).exists(), f"{fmt}: {path}")
+
+    def test_the_comment_is_created_once_then_updated_in_place(self):
+        node = shutil.which("node")
+        if not node:
+            self.skipTest("node is not installed")
+        fake = FakeRun(self)
+        harness = fake.tmp / "harness.js"
+        harness.write_text(GITHUB_SCRIPT_HARNESS)
+        for job in ("check", "check-cluster"):
+            (comment,) = [s for s in self.jobs[job]["steps"]
+                          if s.get("uses", "").startswith("actions/github-script@")]
+            script = fake.tmp / "script.js"
+            script.write_text(comment["with"]["script"])
+            report = fake.tmp / comment["env"]["REPORT"]
+            report.write_text("<!-- alembic-sidecar:report check -->\n### verdict\n")
+            env = dict(os.environ, GITHUB_JOB=job, REPORT=str(report))
+
+            def run(existing):
+                state = fake.tmp / "comments.json"
+                state.write_text(json.dumps(existing))
+                res = subprocess.run([node, str(harness), str(script), str(state)],
+                                     env=env, capture_output=True, text=True, timeout=60)
+                self.assertEqual(res.returncode, 0, res.stderr)
+                return json.loads(res.stdout)
+
+            with self.subTest(job=job):
+                other = {"id": 1, "body": "<!-- alembic-sidecar:job other-job -->\nold"}
+                calls = run([other])
+                self.assertEqual([c[0] for c in calls], ["list", "create"])
+                body = calls[1][1]["body"]
+                self.assertTrue(body.startswith(f"<!-- alembic-sidecar:job {job} -->\n"))
+                self.assertIn("### verdict", body)
+                self.assertEqual(calls[1][1]["issue_number"], 42)
+                # The next push: the job's own comment is updated, the other job's left alone.
+                calls = run([other, {"id": 7, "body": body.replace("verdict", "older")}])
+                self.assertEqual(calls[1], ["update", {"owner": "acme", "repo": "backend",
+                                                       "comment_id": 7, "body": body}])
+                # Nothing changed: no write at all.
+                self.assertEqual([c[0] for c in run([other, {"id": 7, "body": body}])], ["list"])
+
     def test_reports_are_kept_even_on_failure(self):
         for name, job in self.jobs.items():
             uploads = [s for s in job["steps"] if s.get("uses", "").startswith(
@@ -177,6 +306,25 @@ class GitlabCiTest(unittest.TestCase):
         self.assertEqual(call[:2], ["alembic-sidecar", "check"])
         self.assertEqual(call[call.index("--database-url") + 1], "$CHECK_DATABASE_URL")
         self.assertIn("@postgres:5432/", j["variables"]["CHECK_DATABASE_URL"])
+
+    def test_reports_feed_the_merge_request_widgets(self):
+        fake = FakeRun(self)
+        for job, env in (("migrations:check",
+                          {"CHECK_DATABASE_URL": "postgresql+asyncpg://a:b@postgres:5432/app"}),
+                         ("migrations:check-cluster", {"MIGRATIONS_NAMESPACE": "ns"})):
+            with self.subTest(job=job):
+                (call,) = script_words(self.script(job))
+                paths = report_paths(call)
+                reports = self.doc[job]["artifacts"]["reports"]
+                self.assertEqual(reports["junit"], paths["junit"])
+                self.assertEqual(reports["codequality"], paths["gitlab-codequality"])
+                self.assertIn(paths["json"], self.doc[job]["artifacts"]["paths"])
+                for code in (0, 1, 3):
+                    for path in paths.values():
+                        (fake.tmp / path).unlink(missing_ok=True)
+                    fake.run(self.script(job), code, env)
+                    for fmt, path in paths.items():
+                        self.assertTrue((fake.tmp / path).exists(), f"{fmt} {code}")
 
     def test_cluster_job(self):
         j = self.doc["migrations:check-cluster"]

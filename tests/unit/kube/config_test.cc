@@ -269,15 +269,18 @@ TEST(Kubeconfig, UnreadableCaFileIsNamed) {
   EXPECT_NE(config.error().message.find("/etc/kube/ca.pem"), std::string::npos);
 }
 
-TEST(Kubeconfig, ExecPluginUsersAreRejectedWithAnExplanation) {
+// Exec plugins are read now (exec_credential_test.cc); auth-provider plugins, removed from
+// kubectl, are still refused with a way out.
+TEST(Kubeconfig, AuthProviderUsersAreRejectedWithAnExplanation) {
   Files files;
   auto config = parseKubeconfig(
       "current-context: a\ncontexts: [{name: a, context: {cluster: c, user: u}}]\n"
       "clusters: [{name: c, cluster: {server: 'https://c'}}]\n"
-      "users: [{name: u, user: {exec: {command: aws}}}]\n",
+      "users: [{name: u, user: {auth-provider: {name: gcp}}}]\n",
       "/x", optionsWith(files));
   ASSERT_FALSE(config);
-  EXPECT_NE(config.error().message.find("exec or auth-provider plugin"), std::string::npos);
+  EXPECT_NE(config.error().message.find("auth-provider plugin"), std::string::npos);
+  EXPECT_NE(config.error().message.find("exec credential plugin"), std::string::npos);
 }
 
 TEST(Kubeconfig, InvalidYamlAndWrongShapesAreErrorsNotExceptions) {
