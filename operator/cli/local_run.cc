@@ -109,15 +109,19 @@ void addLocalRunOptions(CLI::App& command, LocalRunOptions& o, bool withIsolatio
   command.add_option("--url-env", o.urlEnv, "Environment variable env.py reads the URL from");
   command.add_option("--timeout", o.timeoutSeconds, "Seconds before the run gives up")
       ->check(CLI::Range(10, 86400));
-  command.add_option("--lock-wait", o.lockWaitSeconds,
-                     "Seconds to wait for another run's project lock before ProjectLocked (default 60)")
+  command
+      .add_option(
+          "--lock-wait", o.lockWaitSeconds,
+          "Seconds to wait for another run's project lock before ProjectLocked (default 60)")
       ->check(CLI::Range(0, 86400));
-  command.add_option("--large-table-rows", o.largeTableRows,
-                     "Live tables with at least this many rows are large (NonConcurrentIndex)")
+  command
+      .add_option("--large-table-rows", o.largeTableRows,
+                  "Live tables with at least this many rows are large (NonConcurrentIndex)")
       ->check(CLI::PositiveNumber);
-  command.add_option("--live-check-timeout", o.liveCheckTimeoutSeconds,
-                     "Seconds each read-only check of the live rows may run (statement_timeout, "
-                     "default 10, fractions allowed); a check that does not finish escalates")
+  command
+      .add_option("--live-check-timeout", o.liveCheckTimeoutSeconds,
+                  "Seconds each read-only check of the live rows may run (statement_timeout, "
+                  "default 10, fractions allowed); a check that does not finish escalates")
       ->check(CLI::Range(0.001, 3600.0));
   command.add_option("--live-role", o.liveRole,
                      "Role without superuser the live checks run as (SET ROLE; the database "
@@ -204,7 +208,12 @@ int runLocal(pipeline::RunRequest request, const LocalRunOptions& o,
   if (outcome.revisionRemoved && report.revision && !outcome.revisionText.empty()) {
     if (auto copy = saveRejectedCopy(outcome); !copy.empty()) {
       report.message += " A copy of it is at " + copy + ".";
-      report.revision->file = copy;  // the only place the file is now
+      report.revision->file = copy;      // the only place the file is now
+      for (auto& f : report.findings) {  // the reports locate findings in that copy too
+        if (!f.file.empty() && f.file == outcome.removedPath) {
+          f.file = copy;
+        }
+      }
     }
   }
   if (o.ephemeral && !localWasRunning && report.database &&

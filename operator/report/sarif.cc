@@ -20,10 +20,13 @@ std::string level(const std::string& severity) {
   return severity == core::severity::kWarning ? "warning" : "note";
 }
 
-/** A relative path as a URI reference: RFC 3986 unreserved characters and '/' stay. */
+/**
+ * A path as a URI reference: RFC 3986 unreserved characters and '/' stay; an absolute path
+ * (a rejected revision's copy outside the project) becomes a file:// URI, as SARIF wants.
+ */
 std::string uriReference(const std::string& path) {
   static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
+  std::string out = !path.empty() && path.front() == '/' ? "file://" : "";
   for (unsigned char c : path) {
     if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/') {
       out += static_cast<char>(c);
